@@ -1,0 +1,1 @@
+"""Everything that touches the outside: PostgreSQL, the CLI, settings, embedded servers."""

@@ -1,0 +1,41 @@
+"""What the CLI's commands share: the application, the actor, and common options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import typer
+
+from adapters.bootstrap import bootstrap
+from adapters.persistence import store_errors
+from adapters.settings import Settings
+from application.app import Switchyard
+
+T = TypeVar("T")
+
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Who asks (default: SWITCHYARD_ACTOR or cli:$USER).")
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why, for the audit trail.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def with_app(action: Callable[[Switchyard, Settings], T]) -> T:
+    """Build the application on the configured store, run `action`, and close it."""
+    settings = Settings()
+    app = bootstrap(settings)
+    try:
+        with store_errors():
+            return action(app, settings)
+    finally:
+        app.close()
+
+
+def parse_id(value: str, what: str) -> UUID:
+    """A UUID from the command line, or a usage error naming what was expected."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a {what} id (a UUID)") from None

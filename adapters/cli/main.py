@@ -1,0 +1,42 @@
+"""The `switchyard` command: one CLI for every role and for operators.
+
+Errors print their code and message and exit non-zero; never a traceback
+(set SWITCHYARD_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from adapters.cli import db, plans, tasks
+from adapters.cli.output import fail
+from domain.errors import SwitchyardError
+
+app = typer.Typer(
+    name="switchyard",
+    help="Run and steer multi-tenant blue-green switch-overs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(plans.app, name="plan")
+app.add_typer(tasks.app, name="task")
+app.command("dev")(db.dev)
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except SwitchyardError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("SWITCHYARD_DEBUG"):
+            raise
+        typer.echo(f"error [internal]: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(70)

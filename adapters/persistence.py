@@ -1,0 +1,83 @@
+"""PostgreSQL wiring for the event store, and the one table that maps its errors.
+
+`DATABASE_URL` (any libpq URL or key=value string) is turned into the
+`eventsourcing` library's POSTGRES_* settings. The library's DB-functions mode
+stays off: without its table lock, readers following the log could skip events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from eventsourcing import persistence as es
+from psycopg.conninfo import conninfo_to_dict
+
+from domain.errors import ConcurrentUpdate, StoreRefused, StoreUnavailable, SwitchyardError
+
+
+def event_store_env(database_url: str, pool_size: int = 5, connect_timeout: int = 5) -> dict[str, str]:
+    """The eventsourcing settings that put the event store on the given server."""
+    parts = conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(parts.get("host") or "localhost"),
+        "POSTGRES_PORT": str(parts.get("port") or "5432"),
+        "POSTGRES_USER": str(parts.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(parts.get("password") or ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "CREATE_TABLE": "y",
+    }
+
+
+ERROR_TABLE: dict[type[BaseException], type[SwitchyardError]] = {
+    es.IntegrityError: ConcurrentUpdate,
+    es.RecordConflictError: ConcurrentUpdate,
+    es.ConnectionUnavailableError: StoreUnavailable,
+    es.OperationalError: StoreUnavailable,
+    es.InterfaceError: StoreUnavailable,
+    es.WaitInterruptedError: StoreUnavailable,
+    es.DataError: StoreRefused,
+    es.InternalError: StoreRefused,
+    es.ProgrammingError: StoreRefused,
+    es.NotSupportedError: StoreRefused,
+    es.DatabaseError: StoreRefused,
+    es.PersistenceError: StoreRefused,
+    psycopg.OperationalError: StoreUnavailable,
+    psycopg.InterfaceError: StoreUnavailable,
+    psycopg.Error: StoreRefused,
+}
+"""Each store exception class and the switchyard error it becomes."""
+
+
+def map_store_error(exc: BaseException) -> SwitchyardError | None:
+    """The switchyard error for a store exception (most specific match), or None."""
+    matches = [cls for cls in ERROR_TABLE if isinstance(exc, cls)]
+    if not matches:
+        return None
+    best = min(matches, key=lambda cls: type(exc).__mro__.index(cls))
+    return ERROR_TABLE[best](f"{ERROR_TABLE[best].title}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Raise store exceptions as switchyard errors, keeping the cause."""
+    try:
+        yield
+    except SwitchyardError:
+        raise
+    except Exception as exc:
+        mapped = map_store_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc

@@ -1,0 +1,46 @@
+"""All of switchyard's settings, read from the environment (and `.env`) in one object."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+class Settings(BaseSettings):
+    """switchyard's settings; each is documented in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "SWITCHYARD_DATABASE_URL")
+    )
+    data_dir: Path = Path(".switchyard")
+    service_types_file: Path | None = None
+    actor: str = Field(default_factory=_default_actor)
+    conflict_retries: int = Field(default=5, ge=0)
+    db_pool_size: int = Field(default=5, ge=1)
+    db_connect_timeout: int = Field(default=5, ge=1)
+    health_interval: str | None = None
+    health_max_attempts: int | None = Field(default=None, ge=1)
+    health_path: str | None = None
+    health_version_key: str | None = None
+
+    def health_check_layer(self) -> dict[str, Any]:
+        """The application-level health-check settings, in plan-request spelling."""
+        return {
+            "interval": self.health_interval,
+            "maxAttempts": self.health_max_attempts,
+            "path": self.health_path,
+            "versionKey": self.health_version_key,
+        }

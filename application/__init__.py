@@ -1,0 +1,1 @@
+"""The application: command handlers and queries over the event store."""

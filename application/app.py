@@ -1,0 +1,315 @@
+"""The command application: create plans and steer tasks, by task, tenant or plan.
+
+Every command loads what it touches, lets the aggregates decide, and saves
+them all in one `save()`: all of it or none of it. On an optimistic-concurrency
+conflict (someone else saved first) the whole command runs again from fresh
+state, a bounded number of times, then gives up with `ConcurrentUpdate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError
+
+from application.transcodings import value_transcodings
+from application.views import HistoryEntry, PlanView, TaskView, history_entry, plan_view, task_view
+from domain.errors import (
+    ConcurrentUpdate,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    NoCheckpoint,
+    PlanCommandRefused,
+    PlanNotFound,
+    TaskNotFound,
+    TenantNotFound,
+)
+from domain.plan import Plan
+from domain.request import PlanRequest
+from domain.stage_factory import StageFactory
+from domain.task import Task
+from domain.tenant import TenantTasks, tenant_tasks_id
+from domain.validation import validate_plan_request
+
+T = TypeVar("T")
+
+DEFAULT_CONFLICT_RETRIES = 5
+"""How many times a command runs again after losing an optimistic-concurrency race."""
+
+
+@dataclass(frozen=True)
+class PlanCreated:
+    """The answer to create_plan: the plan's and tasks' ids and the last event's sequence."""
+
+    plan_id: UUID
+    task_ids: tuple[UUID, ...]
+    sequence: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The answer to a steering command: the last event's sequence and the tasks it changed."""
+
+    sequence: int
+    task_ids: tuple[UUID, ...]
+
+
+class Switchyard(Application[UUID]):
+    """switchyard's event-sourced application: plans, tasks and tenants' task lists."""
+
+    name = "switchyard"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        stage_factory: StageFactory,
+        conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
+    ) -> None:
+        self.stage_factory = stage_factory
+        self.conflict_retries = conflict_retries
+        super().__init__(env)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Register the library's transcodings and one per switchyard value type."""
+        super().register_transcodings(transcoder)
+        for transcoding in value_transcodings():
+            transcoder.register(transcoding)
+
+    # -- create ------------------------------------------------------------
+
+    def create_plan(
+        self, request: Mapping[str, Any], actor: str, idempotency_key: str | None = None
+    ) -> PlanCreated:
+        """Validate a plan request and record the plan, its tasks, queued, in one save."""
+        valid = validate_plan_request(request, self.stage_factory.service_types())
+        plan_id = uuid5(NAMESPACE_URL, f"switchyard:plan:{idempotency_key}") if idempotency_key else uuid4()
+        for _ in range(self.conflict_retries + 1):
+            existing = self._existing_plan(plan_id, valid) if idempotency_key else None
+            if existing is not None:
+                return existing
+            try:
+                return self._record_plan(plan_id, valid, actor, idempotency_key)
+            except RecordConflictError:
+                continue
+        raise ConcurrentUpdate(plan_id=str(plan_id))
+
+    def _existing_plan(self, plan_id: UUID, request: PlanRequest) -> PlanCreated | None:
+        try:
+            plan: Plan = self.repository.get(plan_id)
+        except AggregateNotFoundError:
+            return None
+        if plan.fingerprint != request.fingerprint:
+            raise IdempotencyKeyReused(plan_id=str(plan_id), idempotency_key=plan.idempotency_key)
+        return PlanCreated(plan.id, plan.task_ids, self.recorder.max_notification_id() or 0, False)
+
+    def _record_plan(
+        self, plan_id: UUID, request: PlanRequest, actor: str, idempotency_key: str | None
+    ) -> PlanCreated:
+        tasks = []
+        tenants = []
+        for position, tenant in enumerate(request.tenants):
+            task_id = uuid4()
+            stages = self.stage_factory.build(tenant, plan_id, task_id)
+            task = Task(
+                id=task_id, plan_id=plan_id, tenant_id=tenant.tenant_id, position=position,
+                service_type=tenant.service_type, target_version=tenant.target_version,
+                stages=stages, actor=actor,
+            )
+            task.queue(actor)
+            tasks.append(task)
+            tenant_tasks = self._tenant_tasks(tenant.tenant_id) or TenantTasks(tenant.tenant_id)
+            tenant_tasks.assign(task_id, plan_id)
+            tenants.append(tenant_tasks)
+        plan = Plan(
+            id=plan_id, name=request.name, max_concurrency=request.max_concurrency,
+            task_ids=[t.id for t in tasks], tenant_ids=[t.tenant_id for t in tasks],
+            actor=actor, idempotency_key=idempotency_key, fingerprint=request.fingerprint,
+        )
+        recordings = self.save(plan, *tasks, *tenants)
+        return PlanCreated(plan.id, plan.task_ids, recordings[-1].notification.id, True)
+
+    # -- steer one task ----------------------------------------------------
+
+    def pause_task(self, task_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Pause a task at its next stage boundary."""
+        return self._on_task(task_id, lambda t: t.pause(actor, reason))
+
+    def resume_task(self, task_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Put a paused task back in the queue."""
+        return self._on_task(task_id, lambda t: t.resume(actor, reason))
+
+    def cancel_task(self, task_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Cancel a task at its next stage boundary."""
+        return self._on_task(task_id, lambda t: t.cancel(actor, reason))
+
+    def retry_task(
+        self, task_id: UUID, actor: str, from_checkpoint: bool = True, reason: str | None = None
+    ) -> Recorded:
+        """Run a failed, cancelled or rolled-back task again."""
+        return self._on_task(task_id, lambda t: t.retry(actor, from_checkpoint, reason))
+
+    def rollback_task(self, task_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Undo a task's completed stages, newest first."""
+        return self._on_task(task_id, lambda t: t.rollback(actor, reason))
+
+    # -- steer a tenant's latest task --------------------------------------
+
+    def pause_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
+        """Pause the tenant's latest task."""
+        return self.pause_task(self.latest_task_id(tenant_id), actor, reason)
+
+    def resume_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
+        """Resume the tenant's latest task."""
+        return self.resume_task(self.latest_task_id(tenant_id), actor, reason)
+
+    def cancel_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
+        """Cancel the tenant's latest task."""
+        return self.cancel_task(self.latest_task_id(tenant_id), actor, reason)
+
+    def retry_tenant(
+        self, tenant_id: str, actor: str, from_checkpoint: bool = True, reason: str | None = None
+    ) -> Recorded:
+        """Retry the tenant's latest task."""
+        return self.retry_task(self.latest_task_id(tenant_id), actor, from_checkpoint, reason)
+
+    def rollback_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
+        """Roll back the tenant's latest task."""
+        return self.rollback_task(self.latest_task_id(tenant_id), actor, reason)
+
+    # -- steer a whole plan ------------------------------------------------
+
+    def pause_plan(self, plan_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Pause every task of the plan that can be paused."""
+        return self._on_plan(
+            plan_id, lambda p: p.request_pause(actor, reason), lambda t: t.pause(actor, reason)
+        )
+
+    def resume_plan(self, plan_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Resume every paused task of the plan."""
+        return self._on_plan(
+            plan_id, lambda p: p.request_resume(actor, reason), lambda t: t.resume(actor, reason)
+        )
+
+    def cancel_plan(self, plan_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Cancel every unfinished task of the plan."""
+        return self._on_plan(
+            plan_id, lambda p: p.request_cancel(actor, reason), lambda t: t.cancel(actor, reason)
+        )
+
+    def retry_plan(
+        self, plan_id: UUID, actor: str, from_checkpoint: bool = True, reason: str | None = None
+    ) -> Recorded:
+        """Retry every failed or cancelled task; one with no checkpoint starts from scratch."""
+
+        def retry(task: Task) -> None:
+            task.retry(actor, from_checkpoint and task.has_checkpoint, reason)
+
+        return self._on_plan(
+            plan_id, lambda p: p.request_retry(actor, from_checkpoint, reason), retry
+        )
+
+    def rollback_plan(self, plan_id: UUID, actor: str, reason: str | None = None) -> Recorded:
+        """Roll back every task of the plan that can be rolled back."""
+        return self._on_plan(
+            plan_id, lambda p: p.request_rollback(actor, reason), lambda t: t.rollback(actor, reason)
+        )
+
+    # -- queries -----------------------------------------------------------
+
+    def describe_task(self, task_id: UUID) -> TaskView:
+        """The task's status and progress."""
+        return task_view(self.get_task(task_id))
+
+    def describe_tenant(self, tenant_id: str) -> TaskView:
+        """The status and progress of the tenant's latest task."""
+        return self.describe_task(self.latest_task_id(tenant_id))
+
+    def describe_plan(self, plan_id: UUID) -> PlanView:
+        """The plan's derived status and its tasks in FIFO order."""
+        plan = self.get_plan(plan_id)
+        return plan_view(plan, [self.get_task(task_id) for task_id in plan.task_ids])
+
+    def task_history(self, task_id: UUID) -> list[HistoryEntry]:
+        """Every event of the task, oldest first: who asked what, and what followed."""
+        self.get_task(task_id)
+        return [history_entry(e) for e in self.events.get(task_id)]
+
+    def latest_task_id(self, tenant_id: str) -> UUID:
+        """The id of the tenant's newest task."""
+        tenant_tasks = self._tenant_tasks(tenant_id)
+        if tenant_tasks is None or tenant_tasks.latest_task_id is None:
+            raise TenantNotFound(tenant_id=tenant_id)
+        return tenant_tasks.latest_task_id
+
+    def get_task(self, task_id: UUID) -> Task:
+        """Load a task by replaying its events."""
+        try:
+            task: Task = self.repository.get(task_id)
+        except AggregateNotFoundError:
+            raise TaskNotFound(task_id=str(task_id)) from None
+        if not isinstance(task, Task):
+            raise TaskNotFound(task_id=str(task_id))
+        return task
+
+    def get_plan(self, plan_id: UUID) -> Plan:
+        """Load a plan by replaying its events."""
+        try:
+            plan: Plan = self.repository.get(plan_id)
+        except AggregateNotFoundError:
+            raise PlanNotFound(plan_id=str(plan_id)) from None
+        if not isinstance(plan, Plan):
+            raise PlanNotFound(plan_id=str(plan_id))
+        return plan
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _tenant_tasks(self, tenant_id: str) -> TenantTasks | None:
+        try:
+            tenant_tasks: TenantTasks = self.repository.get(tenant_tasks_id(tenant_id))
+        except AggregateNotFoundError:
+            return None
+        return tenant_tasks
+
+    def _on_task(self, task_id: UUID, command: Callable[[Task], None]) -> Recorded:
+        def attempt() -> Recorded:
+            task = self.get_task(task_id)
+            command(task)
+            return Recorded(self.save(task)[-1].notification.id, (task.id,))
+
+        return self._retrying(attempt, task_id)
+
+    def _on_plan(
+        self, plan_id: UUID, plan_command: Callable[[Plan], None], command: Callable[[Task], None]
+    ) -> Recorded:
+        def attempt() -> Recorded:
+            plan = self.get_plan(plan_id)
+            changed = []
+            for task_id in plan.task_ids:
+                task = self.get_task(task_id)
+                try:
+                    command(task)
+                except (InvalidTransition, NoCheckpoint):
+                    continue
+                changed.append(task)
+            if not changed:
+                raise PlanCommandRefused(plan_id=str(plan_id))
+            plan_command(plan)
+            recordings = self.save(plan, *changed)
+            return Recorded(recordings[-1].notification.id, tuple(t.id for t in changed))
+
+        return self._retrying(attempt, plan_id)
+
+    def _retrying(self, attempt: Callable[[], T], aggregate_id: UUID) -> T:
+        for _ in range(self.conflict_retries + 1):
+            try:
+                return attempt()
+            except RecordConflictError:
+                continue
+        raise ConcurrentUpdate(aggregate_id=str(aggregate_id))
+

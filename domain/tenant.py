@@ -1,0 +1,41 @@
+"""The TenantTasks aggregate: which tasks were ever planned for one tenant.
+
+Its id is derived from the tenant id, so a tenant's commands and queries find
+its latest task without a read model. Two plans created at once for one tenant
+meet here, and optimistic concurrency orders them.
+"""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+
+class TenantTasks(Aggregate):
+    """The tasks planned for one tenant, oldest first."""
+
+    @staticmethod
+    def create_id(tenant_id: str) -> UUID:
+        """Derive the aggregate id from the tenant id."""
+        return tenant_tasks_id(tenant_id)
+
+    @event("Registered")
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.task_ids: tuple[UUID, ...] = ()
+
+    @event("TaskAssigned")
+    def assign(self, task_id: UUID, plan_id: UUID) -> None:
+        """Record that a plan gave this tenant a new task."""
+        self.task_ids = (*self.task_ids, task_id)
+
+    @property
+    def latest_task_id(self) -> UUID | None:
+        """The tenant's newest task, which tenant-addressed commands act on."""
+        return self.task_ids[-1] if self.task_ids else None
+
+
+def tenant_tasks_id(tenant_id: str) -> UUID:
+    """The id of a tenant's TenantTasks aggregate."""
+    return uuid5(NAMESPACE_URL, f"switchyard:tenant:{tenant_id}")

@@ -1,0 +1,1 @@
+"""Read models built from the event stream, and the queries SREs run on them."""
