@@ -44,25 +44,33 @@ def running_url(data_dir: Path) -> str | None:
 def ensure_running(data_dir: Path, keep_running: bool) -> str:
     """Start the embedded server unless it runs already; return its URL.
 
-    With `keep_running`, the server outlives this process (as `switchyard db up`
-    wants); otherwise it stops when the last process that started it exits.
+    Each process registers as a user of the server, and the last one to exit
+    stops it, unless someone asked to keep it running (`switchyard db up`
+    leaves a marker for that, which `switchyard db down` removes).
     """
-    url = running_url(data_dir)
-    if url is not None:
-        return url
+    marker = _keep_running_marker(data_dir)
     pgdata = pgdata_dir(data_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = _pgserver().get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-    return str(server.get_uri())
+    if keep_running:
+        marker.touch()
+    mode = None if marker.exists() else "stop"
+    return str(_pgserver().get_server(pgdata, cleanup_mode=mode).get_uri())
+
+
+def _keep_running_marker(data_dir: Path) -> Path:
+    return pgdata_dir(data_dir).parent / "keep-running"
 
 
 def stop(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; say whether it did."""
+    _keep_running_marker(data_dir).unlink(missing_ok=True)
     if running_url(data_dir) is None:
         return False
     _pgserver()
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
-    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs the server as this user under root
+    user = (
+        "pgserver" if os.geteuid() == 0 else None
+    )  # pgserver runs the server as this user under root
     pg_ctl(["-w", "stop"], pgdata=pgdata_dir(data_dir), user=user)
     return True

@@ -17,7 +17,9 @@ from psycopg.conninfo import conninfo_to_dict
 from domain.errors import ConcurrentUpdate, StoreRefused, StoreUnavailable, SwitchyardError
 
 
-def event_store_env(database_url: str, pool_size: int = 5, connect_timeout: int = 5) -> dict[str, str]:
+def event_store_env(
+    database_url: str, pool_size: int = 5, connect_timeout: int = 5
+) -> dict[str, str]:
     """The eventsourcing settings that put the event store on the given server."""
     parts = conninfo_to_dict(database_url)
     return {

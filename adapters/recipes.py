@@ -45,7 +45,9 @@ def _recipe(name: str, body: Any, source: str) -> ServiceTypeRecipe:
     for stage in stages:
         unknown = placeholders([step.params for step in stage.steps]) - known
         if unknown:
-            raise RecipeError(f"{where}: stage {stage.name} uses unknown placeholders {sorted(unknown)}")
+            raise RecipeError(
+                f"{where}: stage {stage.name} uses unknown placeholders {sorted(unknown)}"
+            )
     return ServiceTypeRecipe(name=name, settings=settings, stages=stages)
 
 
@@ -56,4 +58,6 @@ def _stage(stage: Any, where: str) -> StageDefinition:
         StepDefinition(kind=str(step["kind"]), params=dict(step.get("params") or {}))
         for step in stage["steps"]
     )
-    return StageDefinition(name=str(stage["name"]), steps=steps, timeout_seconds=stage.get("timeout"))
+    return StageDefinition(
+        name=str(stage["name"]), steps=steps, timeout_seconds=stage.get("timeout")
+    )

@@ -88,7 +88,11 @@ class Switchyard(Application[UUID]):
     ) -> PlanCreated:
         """Validate a plan request and record the plan, its tasks, queued, in one save."""
         valid = validate_plan_request(request, self.stage_factory.service_types())
-        plan_id = uuid5(NAMESPACE_URL, f"switchyard:plan:{idempotency_key}") if idempotency_key else uuid4()
+        plan_id = (
+            uuid5(NAMESPACE_URL, f"switchyard:plan:{idempotency_key}")
+            if idempotency_key
+            else uuid4()
+        )
         for _ in range(self.conflict_retries + 1):
             existing = self._existing_plan(plan_id, valid) if idempotency_key else None
             if existing is not None:
@@ -117,9 +121,14 @@ class Switchyard(Application[UUID]):
             task_id = uuid4()
             stages = self.stage_factory.build(tenant, plan_id, task_id)
             task = Task(
-                id=task_id, plan_id=plan_id, tenant_id=tenant.tenant_id, position=position,
-                service_type=tenant.service_type, target_version=tenant.target_version,
-                stages=stages, actor=actor,
+                id=task_id,
+                plan_id=plan_id,
+                tenant_id=tenant.tenant_id,
+                position=position,
+                service_type=tenant.service_type,
+                target_version=tenant.target_version,
+                stages=stages,
+                actor=actor,
             )
             task.queue(actor)
             tasks.append(task)
@@ -127,9 +136,14 @@ class Switchyard(Application[UUID]):
             tenant_tasks.assign(task_id, plan_id)
             tenants.append(tenant_tasks)
         plan = Plan(
-            id=plan_id, name=request.name, max_concurrency=request.max_concurrency,
-            task_ids=[t.id for t in tasks], tenant_ids=[t.tenant_id for t in tasks],
-            actor=actor, idempotency_key=idempotency_key, fingerprint=request.fingerprint,
+            id=plan_id,
+            name=request.name,
+            max_concurrency=request.max_concurrency,
+            task_ids=[t.id for t in tasks],
+            tenant_ids=[t.tenant_id for t in tasks],
+            actor=actor,
+            idempotency_key=idempotency_key,
+            fingerprint=request.fingerprint,
         )
         recordings = self.save(plan, *tasks, *tenants)
         return PlanCreated(plan.id, plan.task_ids, recordings[-1].notification.id, True)
@@ -217,7 +231,9 @@ class Switchyard(Application[UUID]):
     def rollback_plan(self, plan_id: UUID, actor: str, reason: str | None = None) -> Recorded:
         """Roll back every task of the plan that can be rolled back."""
         return self._on_plan(
-            plan_id, lambda p: p.request_rollback(actor, reason), lambda t: t.rollback(actor, reason)
+            plan_id,
+            lambda p: p.request_rollback(actor, reason),
+            lambda t: t.rollback(actor, reason),
         )
 
     # -- queries -----------------------------------------------------------
@@ -312,4 +328,3 @@ class Switchyard(Application[UUID]):
             except RecordConflictError:
                 continue
         raise ConcurrentUpdate(aggregate_id=str(aggregate_id))
-

@@ -21,6 +21,7 @@ class ValueAsData(Transcoding):
 
     def __init__(self, value_type: type[_Value]) -> None:
         self.type = value_type
+        self.value_type = value_type
         self.name = value_type.__name__
 
     def encode(self, obj: _Value) -> dict[str, Any]:
@@ -29,7 +30,7 @@ class ValueAsData(Transcoding):
 
     def decode(self, data: Any) -> _Value:
         """Rebuild the value from its data."""
-        return self.type.from_data(data)
+        return self.value_type.from_data(data)
 
 
 def value_transcodings() -> list[Transcoding]:

@@ -18,7 +18,7 @@ class Plan(Aggregate):
     @event("Created")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - the library's name for the aggregate id
+        id: UUID,
         name: str,
         max_concurrency: int,
         task_ids: Sequence[UUID],

@@ -16,7 +16,15 @@ PLAN_FIELDS = frozenset({"name", "maxConcurrency", "tenants"})
 """The keys a plan request may have."""
 
 TENANT_FIELDS = frozenset(
-    {"tenantId", "serviceType", "targetVersion", "endpoints", "registry", "healthCheck", "overrides"}
+    {
+        "tenantId",
+        "serviceType",
+        "targetVersion",
+        "endpoints",
+        "registry",
+        "healthCheck",
+        "overrides",
+    }
 )
 """The keys one tenant's deploy config may have."""
 
@@ -59,7 +67,7 @@ def build_plan_request(raw: Mapping[str, Any]) -> PlanRequest:
         TenantConfig(
             tenant_id=t["tenantId"],
             service_type=t["serviceType"],
-            target_version=str(t["targetVersion"]),
+            target_version=t["targetVersion"],
             endpoints=tuple(t["endpoints"]),
             registry=dict(t["registry"]) if t.get("registry") else None,
             health_check=dict(t.get("healthCheck") or {}),

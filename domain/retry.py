@@ -117,7 +117,9 @@ def parse_retry_policy(spec: Mapping[str, Any]) -> RetryPolicy:
     elif isinstance(raw_attempts, int) and not isinstance(raw_attempts, bool) and raw_attempts >= 1:
         attempts = raw_attempts
     else:
-        raise ValueError(f"maxAttempts must be a whole number >= 1 or 'unlimited': {raw_attempts!r}")
+        raise ValueError(
+            f"maxAttempts must be a whole number >= 1 or 'unlimited': {raw_attempts!r}"
+        )
     return RetryPolicy(max_attempts=attempts, backoff=_parse_backoff(spec))
 
 

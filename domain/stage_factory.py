@@ -6,8 +6,9 @@ A parameter that is exactly one placeholder (`"{endpoints}"`) takes the value
 as it is (a list stays a list); placeholders inside longer strings are
 formatted in. Placeholders: the tenant's fields (tenant_id, service_type,
 target_version, endpoints, registry), plan_id, task_id, the recipe's settings
-after the tenant's overrides (rendered first, from the other placeholders), and the resolved health check (health_path,
-health_version_key, health_interval, health_max_attempts).
+after the tenant's overrides (rendered first, from the other placeholders),
+and the resolved health check (health_path, health_version_key,
+health_interval, health_max_attempts).
 """
 
 from __future__ import annotations
@@ -26,8 +27,17 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 BASE_PLACEHOLDERS = frozenset(
     {
-        "tenant_id", "service_type", "target_version", "endpoints", "registry", "plan_id",
-        "task_id", "health_path", "health_version_key", "health_interval", "health_max_attempts",
+        "tenant_id",
+        "service_type",
+        "target_version",
+        "endpoints",
+        "registry",
+        "plan_id",
+        "task_id",
+        "health_path",
+        "health_version_key",
+        "health_interval",
+        "health_max_attempts",
     }
 )
 """Placeholders that settings may use; stage templates may use these and the settings."""
@@ -57,7 +67,9 @@ class StageFactory:
         """Each known service type with the setting names a tenant may override."""
         return {name: frozenset(r.settings) for name, r in self._recipes.items()}
 
-    def build(self, tenant: TenantConfig, plan_id: UUID, task_id: UUID) -> tuple[StageDefinition, ...]:
+    def build(
+        self, tenant: TenantConfig, plan_id: UUID, task_id: UUID
+    ) -> tuple[StageDefinition, ...]:
         """The tenant's stages, its values filled in; raises KeyError on an unknown type."""
         recipe = self._recipes[tenant.service_type]
         settings = {**recipe.settings, **tenant.overrides}

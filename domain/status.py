@@ -56,7 +56,9 @@ ALLOWED: dict[str, frozenset[TaskStatus]] = {
 OPERATOR_COMMANDS = ("pause", "resume", "cancel", "retry", "rollback")
 """The commands people (or the deployment platform) give; the others are the workers'."""
 
-SETTLED = frozenset({S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ROLLED_BACK, S.ROLLBACK_FAILED})
+SETTLED = frozenset(
+    {S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ROLLED_BACK, S.ROLLBACK_FAILED}
+)
 """Statuses in which no worker has anything to do until an operator acts."""
 
 

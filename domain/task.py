@@ -25,7 +25,7 @@ class Task(Aggregate):
     @event("Created")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - the library's name for the aggregate id
+        id: UUID,
         plan_id: UUID,
         tenant_id: str,
         position: int,
@@ -65,7 +65,7 @@ class Task(Aggregate):
     @property
     def has_checkpoint(self) -> bool:
         """Whether a retry from checkpoint can keep at least one completed stage."""
-        return bool(self.completed) and self.status != TaskStatus.ROLLED_BACK
+        return bool(self.completed)
 
     @property
     def next_stage(self) -> int | None:
@@ -199,7 +199,9 @@ class Task(Aggregate):
 
     def _settle_at_boundary(self, now: datetime) -> None:
         if self.cancel_requested:
-            self._cancelled(cancelled_by=self.cancel_requested_by or "", last_stage=self._last_stage_name())
+            self._cancelled(
+                cancelled_by=self.cancel_requested_by or "", last_stage=self._last_stage_name()
+            )
         elif self.pause_requested:
             self._paused(last_stage=self._last_stage_name())
         elif self.next_stage is None:
@@ -277,7 +279,9 @@ class Task(Aggregate):
         self.owner = None
 
     @event("RollbackFailed")
-    def _rollback_failed(self, index: int, stage_name: str, failure: FailureInfo, fence: int) -> None:
+    def _rollback_failed(
+        self, index: int, stage_name: str, failure: FailureInfo, fence: int
+    ) -> None:
         self.status = TaskStatus.ROLLBACK_FAILED
         self.failure = failure
         self.message = failure.message

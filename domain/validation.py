@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from domain.errors import PlanInvalid, Problem
 from domain.healthcheck import HEALTH_KEYS, resolve_health_check
-from domain.stage_factory import BASE_PLACEHOLDERS, placeholders
 from domain.request import PLAN_FIELDS, TENANT_FIELDS, PlanRequest, build_plan_request
+from domain.stage_factory import BASE_PLACEHOLDERS, placeholders
 
 ServiceTypes = Mapping[str, frozenset[str]]
 """Known service types, each with the setting names a tenant may override."""
@@ -28,7 +28,9 @@ ServiceTypes = Mapping[str, frozenset[str]]
 Rule = Callable[[Mapping[str, Any], ServiceTypes], Iterator[Problem]]
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 def validate_plan_request(raw: Any, service_types: ServiceTypes) -> PlanRequest:
@@ -98,20 +100,26 @@ def _duplicates(raw: Mapping[str, Any], _: ServiceTypes) -> Iterator[Problem]:
 
 def _tenant_fields(path: str, t: Mapping[str, Any], _: ServiceTypes) -> Iterator[Problem]:
     for key in sorted(set(t) - TENANT_FIELDS):
-        yield Problem(f"{path}.{key}", "unknown_field", f"unknown field (known: {sorted(TENANT_FIELDS)})")
+        yield Problem(
+            f"{path}.{key}", "unknown_field", f"unknown field (known: {sorted(TENANT_FIELDS)})"
+        )
     tenant_id = t.get("tenantId")
     if tenant_id is None or tenant_id == "":
         yield Problem(f"{path}.tenantId", "required", "tenantId is required")
     elif not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
         yield Problem(
-            f"{path}.tenantId", "malformed_tenant_id",
+            f"{path}.tenantId",
+            "malformed_tenant_id",
             "tenantId must be 1-128 letters, digits, '.', '_', ':' or '-'",
         )
     version = t.get("targetVersion")
     if version is None or str(version).strip() == "":
         yield Problem(f"{path}.targetVersion", "required", "targetVersion is required")
-    elif not isinstance(version, str | int | float) or isinstance(version, bool):
-        yield Problem(f"{path}.targetVersion", "type", "targetVersion must be a string")
+    elif not isinstance(version, str):
+        # YAML reads an unquoted 2.10 as the number 2.1: refuse numbers rather than guess.
+        yield Problem(
+            f"{path}.targetVersion", "type", "targetVersion must be a string (quote it in YAML)"
+        )
 
 
 def _service_type(path: str, t: Mapping[str, Any], types: ServiceTypes) -> Iterator[Problem]:
@@ -121,7 +129,8 @@ def _service_type(path: str, t: Mapping[str, Any], types: ServiceTypes) -> Itera
         return
     if service_type not in types:
         yield Problem(
-            f"{path}.serviceType", "unknown_service_type",
+            f"{path}.serviceType",
+            "unknown_service_type",
             f"unknown service type {service_type!r} (known: {sorted(types)})",
         )
         return
@@ -131,14 +140,16 @@ def _service_type(path: str, t: Mapping[str, Any], types: ServiceTypes) -> Itera
         return
     for key in sorted(set(overrides) - types[service_type]):
         yield Problem(
-            f"{path}.overrides.{key}", "unknown_setting",
+            f"{path}.overrides.{key}",
+            "unknown_setting",
             f"{service_type} has no setting {key!r} (known: {sorted(types[service_type])})",
         )
     for key, value in sorted(overrides.items()):
         unknown = placeholders(value) - BASE_PLACEHOLDERS
         if unknown:
             yield Problem(
-                f"{path}.overrides.{key}", "unknown_placeholder",
+                f"{path}.overrides.{key}",
+                "unknown_placeholder",
                 f"unknown placeholders {sorted(unknown)} (known: {sorted(BASE_PLACEHOLDERS)})",
             )
 
@@ -154,7 +165,8 @@ def _endpoints(path: str, t: Mapping[str, Any], _: ServiceTypes) -> Iterator[Pro
     for index, endpoint in enumerate(endpoints):
         if not (isinstance(endpoint, str) and is_well_formed_endpoint(endpoint)):
             yield Problem(
-                f"{path}.endpoints[{index}]", "malformed_endpoint",
+                f"{path}.endpoints[{index}]",
+                "malformed_endpoint",
                 f"{endpoint!r} is neither host[:port] nor an http(s):// URL",
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -50,12 +51,11 @@ def dev() -> None:
     console.print(f"event store: [bold]{url}[/]", highlight=False)
     console.print(
         "ready. In another shell: switchyard plan create examples/plan.yaml; "
-        "switchyard task show --tenant acme. Ctrl-C stops.", highlight=False,
+        "switchyard task show --tenant acme. Ctrl-C stops.",
+        highlight=False,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     console.print("stopping", highlight=False)

@@ -52,16 +52,27 @@ def fail(exc: SwitchyardError) -> NoReturn:
 def show_task(view: TaskView) -> None:
     """Print a task's status and progress."""
     done = len(view.completed_stages)
-    flags = [f for f, on in (("pause requested", view.pause_requested),
-                             ("cancel requested", view.cancel_requested)) if on]
+    flags = [
+        f
+        for f, on in (
+            ("pause requested", view.pause_requested),
+            ("cancel requested", view.cancel_requested),
+        )
+        if on
+    ]
     table = Table(show_header=False, show_edge=False)
     for key, value in (
-        ("task", view.task_id), ("tenant", view.tenant_id), ("plan", view.plan_id),
-        ("status", view.status.value), ("stage", view.current_stage or "-"),
+        ("task", view.task_id),
+        ("tenant", view.tenant_id),
+        ("plan", view.plan_id),
+        ("status", view.status.value),
+        ("stage", view.current_stage or "-"),
         ("progress", f"{done}/{view.total_stages} stages ({', '.join(view.stage_names)})"),
-        ("target version", view.target_version), ("attempt", view.attempt),
+        ("target version", view.target_version),
+        ("attempt", view.attempt),
         ("checkpoint", "yes" if view.has_checkpoint else "no"),
-        ("flags", ", ".join(flags) or "-"), ("failed stage", view.failed_stage or "-"),
+        ("flags", ", ".join(flags) or "-"),
+        ("failed stage", view.failed_stage or "-"),
         ("message", view.message or "-"),
     ):
         table.add_row(key, str(value))
@@ -74,13 +85,18 @@ def show_plan(view: PlanView) -> None:
     console.print(
         f"plan [bold]{view.plan_id}[/] ({view.name}): [bold]{view.status.value}[/], "
         f"{view.task_count} tasks, max concurrency {view.max_concurrency}, "
-        f"{done}/{total} stages done", highlight=False,
+        f"{done}/{total} stages done",
+        highlight=False,
     )
     table = Table("#", "tenant", "task", "status", "stages", "message", show_edge=False)
     for task in view.tasks:
         table.add_row(
-            str(task.position), task.tenant_id, str(task.task_id), task.status.value,
-            f"{len(task.completed_stages)}/{task.total_stages}", task.message or "",
+            str(task.position),
+            task.tenant_id,
+            str(task.task_id),
+            task.status.value,
+            f"{len(task.completed_stages)}/{task.total_stages}",
+            task.message or "",
         )
     console.print(table)
 

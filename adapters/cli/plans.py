@@ -10,8 +10,8 @@ import typer
 from adapters.cli.common import ActorOption, JsonOption, ReasonOption, parse_id, with_app
 from adapters.cli.output import console, print_json, show_plan
 from adapters.planfile import read_plan_file
-from application.app import Recorded, Switchyard
 from adapters.settings import Settings
+from application.app import Recorded, Switchyard
 
 app = typer.Typer(help="Plans: create one from a file, show it, steer all its tasks.")
 
@@ -34,7 +34,9 @@ def create(
             print_json(created)
             return
         verb = "created" if created.created else "already created (same idempotency key)"
-        console.print(f"plan {created.plan_id} {verb}; sequence {created.sequence}", highlight=False)
+        console.print(
+            f"plan {created.plan_id} {verb}; sequence {created.sequence}", highlight=False
+        )
         tenants = sy.get_plan(created.plan_id).tenant_ids
         for tenant_id, task_id in zip(tenants, created.task_ids, strict=True):
             console.print(f"  task {task_id}  tenant {tenant_id}", highlight=False)
@@ -79,7 +81,9 @@ def cancel(plan_id: str, actor: ActorOption = None, reason: ReasonOption = None)
 @app.command("retry")
 def retry(
     plan_id: str,
-    from_scratch: Annotated[bool, typer.Option("--from-scratch", help="Run every stage again.")] = False,
+    from_scratch: Annotated[
+        bool, typer.Option("--from-scratch", help="Run every stage again.")
+    ] = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
 ) -> None:

@@ -54,26 +54,40 @@ Steer = Callable[[Switchyard, UUID, str], Recorded]
 
 def _steer(verb: str, task_id: str | None, tenant: str | None, command: Steer) -> None:
     recorded = with_app(lambda sy, s: command(sy, _task_id(sy, task_id, tenant), s.actor))
-    console.print(f"{verb}: task {recorded.task_ids[0]}; sequence {recorded.sequence}", highlight=False)
+    console.print(
+        f"{verb}: task {recorded.task_ids[0]}; sequence {recorded.sequence}", highlight=False
+    )
 
 
 @app.command("pause")
-def pause(task_id: TaskArgument = None, tenant: TenantOption = None,
-          actor: ActorOption = None, reason: ReasonOption = None) -> None:
+def pause(
+    task_id: TaskArgument = None,
+    tenant: TenantOption = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
     """Pause a task at its next stage boundary."""
     _steer("pause", task_id, tenant, lambda sy, tid, a: sy.pause_task(tid, actor or a, reason))
 
 
 @app.command("resume")
-def resume(task_id: TaskArgument = None, tenant: TenantOption = None,
-           actor: ActorOption = None, reason: ReasonOption = None) -> None:
+def resume(
+    task_id: TaskArgument = None,
+    tenant: TenantOption = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
     """Put a paused task back in the queue."""
     _steer("resume", task_id, tenant, lambda sy, tid, a: sy.resume_task(tid, actor or a, reason))
 
 
 @app.command("cancel")
-def cancel(task_id: TaskArgument = None, tenant: TenantOption = None,
-           actor: ActorOption = None, reason: ReasonOption = None) -> None:
+def cancel(
+    task_id: TaskArgument = None,
+    tenant: TenantOption = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
     """Cancel a task at its next stage boundary."""
     _steer("cancel", task_id, tenant, lambda sy, tid, a: sy.cancel_task(tid, actor or a, reason))
 
@@ -82,18 +96,29 @@ def cancel(task_id: TaskArgument = None, tenant: TenantOption = None,
 def retry(
     task_id: TaskArgument = None,
     tenant: TenantOption = None,
-    from_scratch: Annotated[bool, typer.Option("--from-scratch", help="Run every stage again.")] = False,
+    from_scratch: Annotated[
+        bool, typer.Option("--from-scratch", help="Run every stage again.")
+    ] = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
 ) -> None:
     """Run a failed, cancelled or rolled-back task again, from its checkpoint by default."""
-    _steer("retry", task_id, tenant,
-           lambda sy, tid, a: sy.retry_task(tid, actor or a, not from_scratch, reason))
+    _steer(
+        "retry",
+        task_id,
+        tenant,
+        lambda sy, tid, a: sy.retry_task(tid, actor or a, not from_scratch, reason),
+    )
 
 
 @app.command("rollback")
-def rollback(task_id: TaskArgument = None, tenant: TenantOption = None,
-             actor: ActorOption = None, reason: ReasonOption = None) -> None:
+def rollback(
+    task_id: TaskArgument = None,
+    tenant: TenantOption = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
     """Undo a task's completed stages, newest first."""
-    _steer("rollback", task_id, tenant,
-           lambda sy, tid, a: sy.rollback_task(tid, actor or a, reason))
+    _steer(
+        "rollback", task_id, tenant, lambda sy, tid, a: sy.rollback_task(tid, actor or a, reason)
+    )
