@@ -38,7 +38,10 @@ def bootstrap(
     settings = settings or Settings()
     if env is None:
         env = event_store_env(
-            database_url(settings), settings.db_pool_size, settings.db_connect_timeout
+            database_url(settings),
+            settings.db_pool_size,
+            settings.db_connect_timeout,
+            settings.create_tables,
         )
     factory = stage_factory or build_stage_factory(settings)
     with store_errors():

@@ -14,11 +14,12 @@ import psycopg
 from eventsourcing import persistence as es
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.event_store import RECORDER_TOPIC
 from domain.errors import ConcurrentUpdate, StoreRefused, StoreUnavailable, SwitchyardError
 
 
 def event_store_env(
-    database_url: str, pool_size: int = 5, connect_timeout: int = 5
+    database_url: str, pool_size: int = 5, connect_timeout: int = 5, create_tables: bool = True
 ) -> dict[str, str]:
     """The eventsourcing settings that put the event store on the given server."""
     parts = conninfo_to_dict(database_url)
@@ -33,7 +34,8 @@ def event_store_env(
         "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if create_tables else "n",
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
 
 
@@ -50,6 +52,12 @@ ERROR_TABLE: dict[type[BaseException], type[SwitchyardError]] = {
     es.NotSupportedError: StoreRefused,
     es.DatabaseError: StoreRefused,
     es.PersistenceError: StoreRefused,
+    es.ConnectionPoolClosedError: StoreUnavailable,
+    es.ConnectionNotFromPoolError: StoreRefused,
+    es.InfrastructureFactoryError: StoreUnavailable,
+    es.TranscodingNotRegisteredError: StoreRefused,
+    es.MapperDeserialisationError: StoreRefused,
+    es.ShutDown: StoreUnavailable,
     psycopg.OperationalError: StoreUnavailable,
     psycopg.InterfaceError: StoreUnavailable,
     psycopg.Error: StoreRefused,

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from domain.retry import parse_duration
 from domain.stage_factory import BASE_PLACEHOLDERS, ServiceTypeRecipe, placeholders
 from domain.values import StageDefinition, StepDefinition
 
@@ -39,7 +40,12 @@ def _recipe(name: str, body: Any, source: str) -> ServiceTypeRecipe:
     where = f"{source}: {name}"
     if not isinstance(body, Mapping) or not isinstance(body.get("stages"), list):
         raise RecipeError(f"{where}: needs 'stages' (a list) and optional 'settings'")
+    if not isinstance(body.get("settings") or {}, Mapping):
+        raise RecipeError(f"{where}: 'settings' must be a mapping")
     settings = dict(body.get("settings") or {})
+    unknown = placeholders(settings) - BASE_PLACEHOLDERS
+    if unknown:
+        raise RecipeError(f"{where}: settings use unknown placeholders {sorted(unknown)}")
     stages = tuple(_stage(stage, where) for stage in body["stages"])
     known = BASE_PLACEHOLDERS | set(settings)
     for stage in stages:
@@ -54,10 +60,25 @@ def _recipe(name: str, body: Any, source: str) -> ServiceTypeRecipe:
 def _stage(stage: Any, where: str) -> StageDefinition:
     if not isinstance(stage, Mapping) or not stage.get("name") or not stage.get("steps"):
         raise RecipeError(f"{where}: every stage needs a name and steps")
-    steps = tuple(
-        StepDefinition(kind=str(step["kind"]), params=dict(step.get("params") or {}))
-        for step in stage["steps"]
-    )
     return StageDefinition(
-        name=str(stage["name"]), steps=steps, timeout_seconds=stage.get("timeout")
+        name=str(stage["name"]),
+        steps=tuple(_step(step, f"{where}: stage {stage['name']}") for step in stage["steps"]),
+        timeout_seconds=_timeout(stage.get("timeout"), where),
     )
+
+
+def _timeout(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"{where}: bad stage timeout {value!r}: {exc}") from exc
+
+
+def _step(step: Any, where: str) -> StepDefinition:
+    if not isinstance(step, Mapping) or not isinstance(step.get("kind"), str):
+        raise RecipeError(f"{where}: every step needs a 'kind'")
+    if not isinstance(step.get("params") or {}, Mapping):
+        raise RecipeError(f"{where}: a step's 'params' must be a mapping")
+    return StepDefinition(kind=step["kind"], params=dict(step.get("params") or {}))

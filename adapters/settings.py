@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     conflict_retries: int = Field(default=5, ge=0)
     db_pool_size: int = Field(default=5, ge=1)
     db_connect_timeout: int = Field(default=5, ge=1)
+    create_tables: bool = True
     health_interval: str | None = None
     health_max_attempts: int | None = Field(default=None, ge=1)
     health_path: str | None = None

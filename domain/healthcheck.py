@@ -47,6 +47,8 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "interval":
         return parse_duration(value)
     if key == "maxAttempts":
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            raise ValueError(f"maxAttempts must be a whole number: {value!r}")
         return int(value)
     return str(value)
 

@@ -8,6 +8,7 @@ comes in as a function, so the maths is deterministic in tests.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 def parse_duration(text: str | float) -> float:
     """Parse "500ms", "3s", "1m", "2h" or a bare number of seconds into seconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
-        if text < 0:
-            raise ValueError(f"a duration cannot be negative: {text}")
+        if not math.isfinite(text) or text < 0:
+            raise ValueError(f"a duration must be a finite number >= 0: {text}")
         return float(text)
     match = _DURATION.match(str(text))
     if not match:
@@ -71,8 +72,10 @@ class ExponentialBackoff:
 
     def delay(self, retry: int, random: Random) -> float:
         """Seconds to wait before retry number `retry`, jittered within +/- jitter."""
-        exponent = min(retry - 1, 1024)  # far past any maximum; keeps floats finite
-        raw = min(self.base * self.multiplier**exponent, self.maximum)
+        try:
+            raw = min(self.base * self.multiplier ** (retry - 1), self.maximum)
+        except OverflowError:  # unlimited attempts reach exponents no float can hold
+            raw = self.maximum
         jittered = raw * (1 + self.jitter * (2 * random() - 1))
         return min(max(jittered, self.minimum), self.maximum)
 

@@ -8,7 +8,9 @@ formatted in. Placeholders: the tenant's fields (tenant_id, service_type,
 target_version, endpoints, registry), plan_id, task_id, the recipe's settings
 after the tenant's overrides (rendered first, from the other placeholders),
 and the resolved health check (health_path, health_version_key,
-health_interval, health_max_attempts).
+health_interval, health_max_attempts). Health-check precedence, highest first:
+the tenant's `healthCheck`, the tenant's `overrides`, the application config,
+the recipe's settings, the defaults.
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ class StageFactory:
         recipe = self._recipes[tenant.service_type]
         settings = {**recipe.settings, **tenant.overrides}
         health = resolve_health_check(
-            _recipe_health(settings), self._health_check, tenant.health_check
+            _health_layer(recipe.settings),
+            self._health_check,
+            _health_layer(tenant.overrides),
+            tenant.health_check,
         )
         base: dict[str, Any] = {
             "tenant_id": tenant.tenant_id,
@@ -89,11 +94,12 @@ class StageFactory:
             "health_interval": health.interval_seconds,
             "health_max_attempts": health.max_attempts,
         }
-        context = {**base, **{key: render(value, base) for key, value in settings.items()}}
+        # The resolved health check (in `base`) wins over the raw health settings.
+        context = {**{key: render(value, base) for key, value in settings.items()}, **base}
         return tuple(_render_stage(stage, context) for stage in recipe.stages)
 
 
-def _recipe_health(settings: Mapping[str, Any]) -> dict[str, Any]:
+def _health_layer(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {"path": settings.get("health_path"), "versionKey": settings.get("health_version_key")}
 
 

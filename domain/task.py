@@ -198,19 +198,20 @@ class Task(Aggregate):
         return self.completed[-1].name if self.completed else None
 
     def _settle_at_boundary(self, now: datetime) -> None:
-        if self.cancel_requested:
-            self._cancelled(
-                cancelled_by=self.cancel_requested_by or "", last_stage=self._last_stage_name()
-            )
-        elif self.pause_requested:
-            self._paused(last_stage=self._last_stage_name())
-        elif self.next_stage is None:
+        # Once the last stage has run the switch is done: a pending pause or cancel is moot.
+        if self.next_stage is None:
             started = self.started_at or now
             duration = int((now - started).total_seconds() * 1000)
             names = [o.name for o in self.completed]
             self._completed(duration_millis=duration, completed_stages=names)
             if self.attempt > 1:
                 self._retry_completed(self.attempt)
+        elif self.cancel_requested:
+            self._cancelled(
+                cancelled_by=self.cancel_requested_by or "", last_stage=self._last_stage_name()
+            )
+        elif self.pause_requested:
+            self._paused(last_stage=self._last_stage_name())
 
     # -- events (assign only: they run again on replay) ---------------------
 
@@ -336,6 +337,8 @@ class Task(Aggregate):
     @event("Completed")
     def _completed(self, duration_millis: int, completed_stages: list[str]) -> None:
         self.status = TaskStatus.COMPLETED
+        self.pause_requested = False
+        self.cancel_requested = False
         self.owner = None
         self.message = ""
 

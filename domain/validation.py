@@ -127,7 +127,7 @@ def _service_type(path: str, t: Mapping[str, Any], types: ServiceTypes) -> Itera
     if service_type is None or service_type == "":
         yield Problem(f"{path}.serviceType", "required", "serviceType is required")
         return
-    if service_type not in types:
+    if not isinstance(service_type, str) or service_type not in types:
         yield Problem(
             f"{path}.serviceType",
             "unknown_service_type",
@@ -208,7 +208,7 @@ def is_well_formed_endpoint(endpoint: str) -> bool:
         except ValueError:
             return False
     host, _, port = endpoint.rpartition(":") if _has_port(endpoint) else (endpoint, "", "")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
+    if _has_port(endpoint) and not (port.isdigit() and 0 < int(port) < 65536):
         return False
     return _is_host(host.removeprefix("[").removesuffix("]"))
 

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from uuid import UUID
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from application.views import HistoryEntry, PlanView, TaskView
@@ -40,7 +41,9 @@ def print_json(value: Any) -> None:
 
 def fail(exc: SwitchyardError) -> NoReturn:
     """Print an error's code and message (and each problem of a validation error); exit 1."""
-    errors.print(f"[bold red]error[/] [{exc.code}]: {exc.message}", markup=True, highlight=False)
+    errors.print(
+        f"[bold red]error[/] {escape(f'[{exc.code}]')}: {escape(exc.message)}", highlight=False
+    )
     if isinstance(exc, PlanInvalid):
         table = Table("field", "code", "problem", show_edge=False)
         for problem in exc.problems:
