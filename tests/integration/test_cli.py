@@ -1,0 +1,316 @@
+"""The real `switchyard` CLI in subprocesses, on its embedded PostgreSQL in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from adapters.bootstrap import bootstrap
+from adapters.persistence import event_store_env
+from adapters.settings import Settings
+from tests.scenarios import plan_request
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "switchyard")
+EXAMPLE = ROOT / "examples" / "plan.yaml"
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one CLI run gave: its exit code and both outputs."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        """Everything it printed."""
+        return self.out + self.err
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs the CLI with one environment, in one working folder."""
+
+    env: dict[str, str]
+    cwd: Path
+
+    def __call__(self, *args: str, **env: str) -> Run:
+        """Run `switchyard ARGS` (with extra environment variables) and wait for it."""
+        done = subprocess.run(
+            [CLI, *args],
+            env={**self.env, **env},
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The CLI on a private embedded PostgreSQL, started once and stopped at the end."""
+    folder = tmp_path_factory.mktemp("cli")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
+    env.update(
+        SWITCHYARD_DATA_DIR=str(folder / "data"),
+        SWITCHYARD_ACTOR="cli:test",
+        SWITCHYARD_DB_CONNECT_TIMEOUT="1",
+        COLUMNS="250",
+        NO_COLOR="1",
+        TERM="dumb",
+    )
+    run = Cli(env, folder)
+    up = run("db", "up")
+    assert up.code == 0, up.text
+    yield run
+    run("db", "down")
+
+
+@pytest.fixture(scope="module")
+def created(cli: Cli) -> dict[str, str]:
+    """The example plan, created once: tenant id -> task id, and 'plan' -> plan id."""
+    run = cli("plan", "create", str(EXAMPLE))
+    assert run.code == 0, run.text
+    plan = re.search(rf"plan ({UUID_PATTERN}) created", run.out)
+    tasks = dict((t, i) for i, t in re.findall(rf"task ({UUID_PATTERN})\s+tenant (\S+)", run.out))
+    assert plan is not None, run.out
+    return {"plan": plan.group(1), **tasks}
+
+
+def event_count(cli: Cli) -> int:
+    """How many events the CLI's embedded store holds."""
+    url = cli("db", "up").out.strip()
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM switchyard_events").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def assert_clean_failure(run: Run) -> None:
+    """Non-zero exit and no traceback."""
+    assert run.code != 0, run.text
+    assert "Traceback" not in run.text
+
+
+# -- the happy path ----------------------------------------------------------
+
+
+def test_plan_create_prints_the_plan_and_task_ids(created: dict[str, str]) -> None:
+    assert set(created) == {"plan", "acme", "globex", "initech"}
+    assert len(set(created.values())) == 4
+
+
+def test_task_show_by_tenant(cli: Cli, created: dict[str, str]) -> None:
+    run = cli("task", "show", "--tenant", "acme")
+    assert run.code == 0, run.text
+    assert created["acme"] in run.out
+    assert "QUEUED" in run.out
+
+
+def test_task_show_json_parses(cli: Cli, created: dict[str, str]) -> None:
+    run = cli("task", "show", "--tenant", "globex", "--json")
+    assert run.code == 0, run.text
+    view = json.loads(run.out)
+    assert (view["task_id"], view["tenant_id"], view["status"]) == (
+        created["globex"],
+        "globex",
+        "QUEUED",
+    )
+
+
+def test_plan_show_json_lists_tasks_in_fifo_order(cli: Cli, created: dict[str, str]) -> None:
+    run = cli("plan", "show", created["plan"], "--json")
+    assert run.code == 0, run.text
+    view = json.loads(run.out)
+    assert [t["tenant_id"] for t in view["tasks"]] == ["acme", "globex", "initech"]
+    assert view["status"] == "QUEUED"
+
+
+def test_steering_is_recorded_with_actor_and_reason(cli: Cli, created: dict[str, str]) -> None:
+    assert cli("task", "pause", "--tenant", "initech", "--reason", "window").code == 0
+    run = cli("task", "show", created["initech"], "--history", "--json")
+    assert run.code == 0, run.text
+    shown = json.loads(run.out)
+    assert shown["task"]["status"] == "PAUSED"
+    asked = [e["fields"] for e in shown["history"] if e["type"] == "PauseRequested"]
+    assert asked == [{"actor": "cli:test", "reason": "window"}]
+    assert cli("task", "resume", "--tenant", "initech").code == 0
+
+
+def test_restart_keeps_everything(cli: Cli, created: dict[str, str]) -> None:
+    before = cli("task", "show", "--tenant", "acme", "--json")
+    down = cli("db", "down")
+    assert (down.code, down.out.strip()) == (0, "stopped")
+    after = cli("task", "show", "--tenant", "acme", "--json")
+    assert after.code == 0, after.text
+    assert json.loads(after.out) == json.loads(before.out)
+    assert json.loads(after.out)["task_id"] == created["acme"]
+
+
+# -- errors ------------------------------------------------------------------
+
+
+BAD_PLAN = """\
+name: broken
+maxConcurrency: 0
+tenants:
+  - tenantId: bad-one
+    serviceType: no-such-type
+    targetVersion: 2.5.0
+    endpoints: ["not a host!"]
+  - tenantId: bad-one
+    serviceType: portal
+    endpoints: ["127.0.0.1:80"]
+"""
+BAD_PLAN_PROBLEMS = [
+    ("maxConcurrency", "out_of_range"),
+    ("tenants[0].serviceType", "unknown_service_type"),
+    ("tenants[0].endpoints[0]", "malformed_endpoint"),
+    ("tenants[1].targetVersion", "required"),
+    ("tenants[1].tenantId", "duplicate_tenant"),
+]
+
+
+def test_invalid_plan_lists_every_problem_and_records_nothing(
+    cli: Cli, created: dict[str, str]
+) -> None:
+    before = event_count(cli)
+    path = cli.cwd / "bad-plan.yaml"
+    path.write_text(BAD_PLAN, encoding="utf-8")
+    run = cli("plan", "create", str(path))
+    assert_clean_failure(run)
+    assert run.code == 1
+    rows = {tuple(re.split(r"\s*[│|]\s*", line.strip())[:2]) for line in run.err.splitlines()}
+    missing = [problem for problem in BAD_PLAN_PROBLEMS if problem not in rows]
+    assert missing == [], run.err
+    assert event_count(cli) == before
+    assert cli("task", "show", "--tenant", "bad-one").code == 1
+
+
+def test_unknown_tenant_fails_cleanly(cli: Cli, created: dict[str, str]) -> None:
+    assert_clean_failure(cli("task", "show", "--tenant", "nobody"))
+
+
+def test_invalid_uuid_is_a_usage_error(cli: Cli) -> None:
+    run = cli("plan", "show", "not-a-uuid")
+    assert_clean_failure(run)
+    assert run.code == 2
+
+
+def readonly_url(database_url: str) -> str:
+    """A URL, on the session's server, for a role that may read the event store but not write."""
+    name = f"ro_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    owner_url = make_conninfo(database_url, dbname=name)
+    app = bootstrap(Settings(database_url=None), env=event_store_env(owner_url))
+    app.create_plan(plan_request("acme"), "setup")
+    app.close()
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {name}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}")
+    parts = {k: v for k, v in conninfo_to_dict(owner_url).items() if k != "password"}
+    return make_conninfo("", **{**parts, "user": name})
+
+
+@pytest.fixture(scope="module")
+def failures(cli: Cli, database_url: str) -> dict[str, tuple[str, Run]]:
+    """Each failing CLI run, by case name: the code it must print, and what it gave."""
+    unreadable = cli.cwd / "unreadable.yaml"
+    unreadable.write_text("name: [unclosed\ntenants: {", encoding="utf-8")
+    not_utf8 = cli.cwd / "binary.yaml"
+    not_utf8.write_bytes(b"\xff\xfe\x00garbage")
+    readonly = readonly_url(database_url)
+    return {
+        "invalid plan": ("plan.invalid", cli("plan", "create", str(cli.cwd / "bad-plan.yaml"))),
+        "invalid yaml": ("request.unreadable", cli("plan", "create", str(unreadable))),
+        "not utf-8": ("request.unreadable", cli("plan", "create", str(not_utf8))),
+        "missing file": ("request.unreadable", cli("plan", "create", "/nonexistent/plan.yaml")),
+        "unknown tenant": ("tenant.not_found", cli("task", "show", "--tenant", "nobody")),
+        "unknown plan": ("plan.not_found", cli("plan", "show", str(uuid.uuid4()))),
+        "refused command": ("task.invalid_transition", cli("task", "resume", "--tenant", "acme")),
+        "database down": (
+            "store.unavailable",
+            cli("task", "show", "--tenant", "acme", DATABASE_URL=CLOSED_PORT_URL),
+        ),
+        "write refused": (
+            "store.refused",
+            cli(
+                "plan",
+                "create",
+                str(EXAMPLE),
+                DATABASE_URL=readonly,
+                SWITCHYARD_CREATE_TABLES="false",
+            ),
+        ),
+    }
+
+
+CASES = [
+    "invalid plan",
+    "invalid yaml",
+    "not utf-8",
+    "missing file",
+    "unknown tenant",
+    "unknown plan",
+    "refused command",
+    "database down",
+    "write refused",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bad_plan_file(cli: Cli) -> None:
+    """The plan file with several problems, for every test that needs it."""
+    (cli.cwd / "bad-plan.yaml").write_text(BAD_PLAN, encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cli_error_exits_non_zero_without_traceback(
+    case: str, failures: dict[str, tuple[str, Run]], created: dict[str, str]
+) -> None:
+    _, run = failures[case]
+    assert_clean_failure(run)
+    assert "internal" not in run.err
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cli_error_prints_its_code(
+    case: str, failures: dict[str, tuple[str, Run]], created: dict[str, str]
+) -> None:
+    code, run = failures[case]
+    assert code in run.err, run.err
+
+
+def test_role_that_may_only_read_can_read(cli: Cli, database_url: str) -> None:
+    url = readonly_url(database_url)
+    run = cli(
+        "task",
+        "show",
+        "--tenant",
+        "acme",
+        "--json",
+        DATABASE_URL=url,
+        SWITCHYARD_CREATE_TABLES="false",
+    )
+    assert run.code == 0, run.text

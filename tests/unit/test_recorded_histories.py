@@ -1,0 +1,194 @@
+"""Recorded event histories (JSON fixtures of real runs) still replay through today's aggregates.
+
+The fixtures are static files. If a change can no longer read one, add an upcaster
+rather than re-recording. To record them afresh (new scenarios only):
+`PYTHONPATH=. .venv/bin/python tests/unit/test_recorded_histories.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from adapters.bootstrap import bootstrap
+from adapters.settings import Settings
+from application.app import Switchyard
+from domain.plan import Plan
+from domain.task import Task
+from domain.tenant import TenantTasks
+
+HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
+MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+def summary(aggregate: Any) -> dict[str, Any]:
+    """What a replayed aggregate must still say: its type, version and key state."""
+    common = {"type": type(aggregate).__name__, "version": aggregate.version}
+    if isinstance(aggregate, Task):
+        return {
+            **common,
+            "status": str(aggregate.status),
+            "attempt": aggregate.attempt,
+            "completed": [[o.index, o.name, dict(o.result)] for o in aggregate.completed],
+            "stages": [s.to_data() for s in aggregate.stages],
+            "failure": aggregate.failure.to_data() if aggregate.failure else None,
+            "failed_stage": aggregate.failed_stage,
+            "fence": aggregate.fence,
+            "owner": aggregate.owner,
+            "message": aggregate.message,
+        }
+    if isinstance(aggregate, Plan):
+        return {
+            **common,
+            "name": aggregate.name,
+            "max_concurrency": aggregate.max_concurrency,
+            "task_ids": [str(t) for t in aggregate.task_ids],
+            "tenant_ids": list(aggregate.tenant_ids),
+        }
+    assert isinstance(aggregate, TenantTasks)
+    task_ids = [str(t) for t in aggregate.task_ids]
+    return {**common, "tenant_id": aggregate.tenant_id, "task_ids": task_ids}
+
+
+def history_files() -> list[Path]:
+    """Every recorded history."""
+    return sorted(HISTORIES.glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Switchyard]:
+    """An application, for its mapper (the transcodings of today's code)."""
+    app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
+    yield app
+    app.close()
+
+
+def replay(app: Switchyard, stream: dict[str, Any]) -> Any:
+    """Decode a recorded stream with the application's mapper and replay it."""
+    aggregate = None
+    for record in stream["events"]:
+        stored = StoredEvent(
+            originator_id=UUID(stream["originator_id"]),
+            originator_version=record["originator_version"],
+            topic=record["topic"],
+            state=json.dumps(record["state"]).encode(),
+        )
+        aggregate = app.mapper.to_domain_event(stored).mutate(aggregate)
+    return aggregate
+
+
+def test_there_are_recorded_histories() -> None:
+    names = {p.stem for p in history_files()}
+    assert {"task_completed", "task_failed_retried", "task_rolled_back", "plan_commands"} <= names
+
+
+@pytest.mark.parametrize("path", history_files(), ids=lambda p: p.stem)
+def test_recorded_history_replays(app: Switchyard, path: Path) -> None:
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    assert recorded["streams"]
+    for stream in recorded["streams"]:
+        aggregate = replay(app, stream)
+        assert aggregate is not None
+        assert str(aggregate.id) == stream["originator_id"]
+        assert summary(aggregate) == stream["expected"]
+
+
+@pytest.mark.parametrize("path", history_files(), ids=lambda p: p.stem)
+def test_recorded_event_types_are_still_known(app: Switchyard, path: Path) -> None:
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    for stream in recorded["streams"]:
+        names = [
+            type(replay(app, {**stream, "events": stream["events"][: i + 1]})).__name__
+            for i in range(len(stream["events"]))
+        ]
+        assert set(names) == {stream["expected"]["type"]}
+
+
+# -- recording (run by hand, see the module docstring) ------------------------
+
+
+def record(app: Switchyard, aggregate_ids: list[UUID]) -> dict[str, Any]:
+    """The stored records of some aggregates, as a JSON-ready history."""
+    streams = []
+    for aggregate_id in aggregate_ids:
+        events = [
+            {
+                "originator_version": s.originator_version,
+                "topic": s.topic,
+                "state": json.loads(s.state),
+            }
+            for s in app.recorder.select_events(aggregate_id)
+        ]
+        aggregate = app.repository.get(aggregate_id)
+        streams.append(
+            {"originator_id": str(aggregate_id), "events": events, "expected": summary(aggregate)}
+        )
+    return {"streams": streams}
+
+
+def scenarios() -> dict[str, Callable[[Switchyard], list[UUID]]]:
+    """Each history to record: a function that plays it and names the streams to keep."""
+    from tests.scenarios import plan_request, run_stages, undo_stages
+
+    def task_completed(app: Switchyard) -> list[UUID]:
+        created = app.create_plan(plan_request("acme"), "alice")
+        run_stages(app, created.task_ids[0], 3)
+        return [created.task_ids[0]]
+
+    def task_failed_retried(app: Switchyard) -> list[UUID]:
+        created = app.create_plan(plan_request("globex"), "alice")
+        task_id = created.task_ids[0]
+        run_stages(app, task_id, 1, fail_next=True)
+        app.retry_task(task_id, "bob", from_checkpoint=True, reason="fixed the route")
+        run_stages(app, task_id, 2)
+        return [task_id]
+
+    def task_rolled_back(app: Switchyard) -> list[UUID]:
+        created = app.create_plan(plan_request("initech"), "alice")
+        task_id = created.task_ids[0]
+        run_stages(app, task_id, 3)
+        app.rollback_task(task_id, "bob", "bad release")
+        undo_stages(app, task_id, 1, fail_next=True)
+        app.rollback_task(task_id, "bob")
+        undo_stages(app, task_id, 2)
+        return [task_id]
+
+    def plan_commands(app: Switchyard) -> list[UUID]:
+        created = app.create_plan(plan_request("umbrella", "hooli"), "alice", "key-1")
+        app.pause_plan(created.plan_id, "bob", "freeze")
+        app.resume_plan(created.plan_id, "bob")
+        app.cancel_plan(created.plan_id, "carol", "abandoned")
+        app.retry_plan(created.plan_id, "carol")
+        app.cancel_plan(created.plan_id, "carol")
+        app.rollback_plan(created.plan_id, "dave")
+        tenant_tasks = app._tenant_tasks("umbrella")
+        assert tenant_tasks is not None
+        return [created.plan_id, created.task_ids[0], tenant_tasks.id]
+
+    return {
+        "task_completed": task_completed,
+        "task_failed_retried": task_failed_retried,
+        "task_rolled_back": task_rolled_back,
+        "plan_commands": plan_commands,
+    }
+
+
+def regenerate() -> None:
+    """Record every scenario's history into the fixtures folder."""
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for name, play in scenarios().items():
+        app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
+        history = record(app, play(app))
+        app.close()
+        text = json.dumps(history, indent=1, sort_keys=True) + "\n"
+        (HISTORIES / f"{name}.json").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    regenerate()
