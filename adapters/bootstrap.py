@@ -6,13 +6,21 @@ given. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
+from eventsourcing.postgres import PostgresApplicationRecorder
+
 from adapters import embedded_postgres
+from adapters.leases import PostgresLeases
 from adapters.persistence import event_store_env, store_errors
 from adapters.recipes import load_recipes
+from adapters.scheduler_process import SchedulerConfig, SchedulerProcess, SystemClock, worker_id
 from adapters.settings import Settings
 from application.app import Switchyard
+from application.ports import Clock, StepExecutor
+from application.stages import StageRunner
+from application.worker import ActiveClaims, TaskWorker
 from domain.stage_factory import StageFactory
 
 
@@ -46,3 +54,41 @@ def bootstrap(
     factory = stage_factory or build_stage_factory(settings)
     with store_errors():
         return Switchyard(env, stage_factory=factory, conflict_retries=settings.conflict_retries)
+
+
+def scheduler_config(settings: Settings) -> SchedulerConfig:
+    """The scheduler's timings and size from the settings."""
+    return SchedulerConfig(
+        workers=settings.workers,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=settings.poll_seconds,
+        grace_seconds=settings.grace_seconds,
+    )
+
+
+def build_scheduler(
+    app: Switchyard,
+    executors: Mapping[str, StepExecutor],
+    config: SchedulerConfig,
+    stop: threading.Event,
+    *,
+    owner: str | None = None,
+    clock: Clock | None = None,
+) -> SchedulerProcess:
+    """A scheduler process on the application's event store, with these step executors."""
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        raise TypeError("the scheduler needs the PostgreSQL event store")
+    leases = PostgresLeases(recorder.datastore, recorder.channel_name)
+    claims = ActiveClaims()
+    worker = TaskWorker(
+        app=app,
+        leases=leases,
+        stages=StageRunner(executors, sleep=stop.wait),
+        clock=clock or SystemClock(),
+        owner=owner or worker_id(),
+        claims=claims,
+        stopping=stop.is_set,
+    )
+    return SchedulerProcess(worker, leases, claims, config, stop)

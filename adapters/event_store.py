@@ -1,24 +1,47 @@
-"""The PostgreSQL application recorder switchyard uses: the library's, minus pipeline mode.
+"""The PostgreSQL application recorder switchyard uses: the library's, plus two things.
 
-The library inserts a save's events in a psycopg pipeline. With a large save
-(a plan of a few hundred tenants is one save of about a megabyte) the pipeline
-can deadlock: the client waits in `sync()` while the server waits for input.
-This recorder runs the very same statements (table lock, NOTIFY, one INSERT of
-all the events, RETURNING their notification ids) in one ordinary transaction.
+1. No pipeline mode. The library inserts a save's events in a psycopg pipeline;
+   with a large save (a plan of a few hundred tenants is one save of about a
+   megabyte) the pipeline can deadlock: the client waits in `sync()` while the
+   server waits for input. This recorder runs the very same statements (table
+   lock, NOTIFY, one INSERT of all the events, RETURNING their notification
+   ids) in one ordinary transaction.
+2. The scheduler's tables (`adapters.scheduler_tables`) are written in that
+   same transaction, from the scheduling rows each save carries, so they can
+   never disagree with the events.
+3. A worker's save names its claim (`fenced=(task_id, fence)`); the write is
+   refused (StaleFence) unless that fence still holds the task's lease, checked
+   under a row lock in the same transaction as the insert.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg import Cursor, sql
+from psycopg.rows import DictRow
+
+from adapters import scheduler_tables
+from application.scheduling import PlanRow, TaskRow
+from domain.errors import StaleFence
 
 
 class TransactionalRecorder(PostgresApplicationRecorder):
-    """Inserts each save's events in one plain transaction, without pipeline mode."""
+    """Inserts each save's events and scheduling rows in one plain transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = self.datastore.schema or "public"
+        self.sql_create_statements.extend(scheduler_tables.create_statements(schema))
+        tables = scheduler_tables.names(schema)
+        self._upsert_plans = sql.SQL(scheduler_tables.UPSERT_PLANS).format(**tables)
+        self._upsert_tasks = sql.SQL(scheduler_tables.UPSERT_TASKS).format(**tables)
+        self._select_fence = sql.SQL(scheduler_tables.SELECT_FENCE).format(**tables)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -26,11 +49,52 @@ class TransactionalRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         """Insert the events atomically, in order; return their notification ids."""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
                 return []
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            # The library's statements, in its order; the fence check comes after the
+            # table lock, so every writer takes its locks in the same order.
+            self._lock_table(curs)
+            fenced = kwargs.get("fenced")
+            if fenced is not None:
+                self._check_fence(curs, *fenced)
+            self._notify_channel(curs)
+            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
+            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            self._write_scheduling(curs, kwargs.get("scheduling", ()))
+            return ids
+
+    def _check_fence(self, curs: Cursor[DictRow], task_id: UUID, fence: int) -> None:
+        # Lock the lease row: a claim by another worker either committed (and we
+        # see its higher fence) or waits until this write has committed.
+        curs.execute(self._select_fence, (task_id,))
+        row = curs.fetchone()
+        current = None if row is None else row["fence"]
+        if current != fence:
+            raise StaleFence(task_id=str(task_id), fence=fence, current_fence=current)
+
+    def _write_scheduling(self, curs: Cursor[DictRow], rows: Sequence[PlanRow | TaskRow]) -> None:
+        plans = [r for r in rows if isinstance(r, PlanRow)]
+        tasks = [r for r in rows if isinstance(r, TaskRow)]
+        if plans:
+            curs.execute(
+                self._upsert_plans,
+                ([p.plan_id for p in plans], [p.max_concurrency for p in plans]),
+            )
+        if tasks:
+            curs.execute(self._upsert_tasks, _task_columns(tasks))
+
+
+def _task_columns(tasks: Sequence[TaskRow]) -> tuple[list[Any], ...]:
+    return (
+        [t.task_id for t in tasks],
+        [t.plan_id for t in tasks],
+        [t.tenant_id for t in tasks],
+        [t.position for t in tasks],
+        [str(t.status) for t in tasks],
+        [t.version for t in tasks],
+        [t.needs_worker for t in tasks],
+        [t.total_stages for t in tasks],
+    )
 
 
 RECORDER_TOPIC = f"{__name__}:{TransactionalRecorder.__name__}"

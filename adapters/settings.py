@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_connect_timeout: int = Field(default=5, ge=1)
     create_tables: bool = True
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SWITCHYARD_REDIS_URL")
+    )
+    workers: int = Field(default=16, ge=1)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    grace_seconds: float = Field(default=30.0, ge=0)
+    http_timeout_seconds: float = Field(default=5.0, gt=0)
     health_interval: str | None = None
     health_max_attempts: int | None = Field(default=None, ge=1)
     health_path: str | None = None

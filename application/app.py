@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Recording
 
+from application.scheduling import scheduling_rows
 from application.transcodings import value_transcodings
 from application.views import HistoryEntry, PlanView, TaskView, history_entry, plan_view, task_view
 from domain.errors import (
@@ -74,6 +75,10 @@ class Switchyard(Application[UUID]):
         self.stage_factory = stage_factory
         self.conflict_retries = conflict_retries
         super().__init__(env)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save the aggregates' events, with their scheduling rows in the same transaction."""
+        return super().save(*objs, scheduling=scheduling_rows(objs), **kwargs)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and one per switchyard value type."""
