@@ -6,22 +6,32 @@ given. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 
+import httpx
+import redis
 from eventsourcing.postgres import PostgresApplicationRecorder
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapters import embedded_postgres
+from adapters.embedded_redis import start_redis
 from adapters.leases import PostgresLeases
 from adapters.persistence import event_store_env, store_errors
 from adapters.recipes import load_recipes
 from adapters.scheduler_process import SchedulerConfig, SchedulerProcess, SystemClock, worker_id
 from adapters.settings import Settings
+from adapters.steps import build_executors
 from application.app import Switchyard
 from application.ports import Clock, StepExecutor
 from application.stages import StageRunner
 from application.worker import ActiveClaims, TaskWorker
 from domain.stage_factory import StageFactory
+
+log = logging.getLogger(__name__)
 
 
 def database_url(settings: Settings, keep_running: bool = False) -> str:
@@ -92,3 +102,27 @@ def build_scheduler(
         stopping=stop.is_set,
     )
     return SchedulerProcess(worker, leases, claims, config, stop)
+
+
+@contextmanager
+def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[str, StepExecutor]]:
+    """The step executors on REDIS_URL (or a private Redis) and an HTTP client; closed after."""
+    with ExitStack() as stack:
+        url = settings.redis_url
+        if not url:
+            url = stack.enter_context(start_redis(settings.data_dir / "redis")).url
+            log.info("no REDIS_URL: started a private Redis at %s", url)
+        # No client-side retries: the scheduler's retry policies and breakers decide.
+        client = redis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=settings.call_timeout_seconds,
+            socket_connect_timeout=settings.call_timeout_seconds,
+        )
+        stack.callback(client.close)
+        http = stack.enter_context(httpx.Client(timeout=settings.call_timeout_seconds))
+
+        def pause(seconds: float) -> None:  # a stop cuts a health check's wait short
+            stop.wait(seconds)
+
+        yield build_executors(client, http, sleep=pause)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     poll_seconds: float = Field(default=1.0, gt=0)
     grace_seconds: float = Field(default=30.0, ge=0)
-    http_timeout_seconds: float = Field(default=5.0, gt=0)
+    call_timeout_seconds: float = Field(default=5.0, gt=0)
     health_interval: str | None = None
     health_max_attempts: int | None = Field(default=None, ge=1)
     health_path: str | None = None

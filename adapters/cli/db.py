@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-
 import typer
 
 from adapters import embedded_postgres
 from adapters.bootstrap import bootstrap, database_url
-from adapters.cli.output import console
 from adapters.settings import Settings
 
 app = typer.Typer(help="The database: start, stop or locate the embedded PostgreSQL.")
@@ -41,21 +36,3 @@ def url() -> None:
         typer.echo("the embedded database is not running (start it: switchyard db up)", err=True)
         raise typer.Exit(1)
     typer.echo(found)
-
-
-def dev() -> None:
-    """Run switchyard on its embedded defaults until Ctrl-C (today: the event store)."""
-    settings = Settings()
-    url = database_url(settings)
-    bootstrap(settings).close()
-    console.print(f"event store: [bold]{url}[/]", highlight=False)
-    console.print(
-        "ready. In another shell: switchyard plan create examples/plan.yaml; "
-        "switchyard task show --tenant acme. Ctrl-C stops.",
-        highlight=False,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    console.print("stopping", highlight=False)

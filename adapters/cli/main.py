@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adapters.cli import db, plans, tasks
+from adapters.cli import db, plans, roles, tasks
 from adapters.cli.output import fail
 from domain.errors import SwitchyardError
 
@@ -24,7 +24,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")
-app.command("dev")(db.dev)
+app.command("dev")(roles.dev)
+app.command("scheduler")(roles.scheduler)
 
 
 def run() -> None:

@@ -71,6 +71,10 @@ class TestBuiltInServiceTypes:
         assert update.steps[0].params == {
             "key": "switchyard:route:acme",
             "fields": {"version": "2.4.1", **ids},
+            "announceOnUndo": {
+                "channel": "switchyard:route-updates",
+                "message": {"tenantId": "acme", **ids},
+            },
         }
         assert broadcast.steps[0].params == {
             "channel": "switchyard:route-updates",

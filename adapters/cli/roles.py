@@ -1,0 +1,65 @@
+"""`switchyard scheduler` and `switchyard dev`: the long-running roles."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from adapters.bootstrap import (
+    bootstrap,
+    build_scheduler,
+    database_url,
+    scheduler_config,
+    step_executors,
+)
+from adapters.cli.output import console
+from adapters.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", help="Tasks worked on at once (SWITCHYARD_WORKERS).")
+]
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _run_scheduler(settings: Settings, stop: threading.Event) -> bool:
+    app = bootstrap(settings)
+    try:
+        with step_executors(settings, stop) as executors:
+            return build_scheduler(app, executors, scheduler_config(settings), stop).run()
+    finally:
+        app.close()
+
+
+def scheduler(workers: WorkersOption = None) -> None:
+    """Claim runnable tasks and run their stages until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings() if workers is None else Settings(workers=workers)
+    if not _run_scheduler(settings, _stop_on_signals()):
+        raise typer.Exit(3)
+
+
+def dev() -> None:
+    """Run switchyard on its embedded defaults until Ctrl-C: the database and a scheduler."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    url = database_url(settings)
+    console.print(f"event store: [bold]{url}[/]", highlight=False)
+    console.print(
+        "scheduler running. In another shell: switchyard plan create examples/plan.yaml; "
+        "switchyard task show --tenant acme. Ctrl-C stops.",
+        highlight=False,
+    )
+    _run_scheduler(settings, _stop_on_signals())
+    console.print("stopped", highlight=False)

