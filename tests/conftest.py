@@ -1,5 +1,6 @@
 """Fixtures shared by every test: applications on in-memory and PostgreSQL event stores.
 
+Redis comes from `REDIS_URL`, else a throwaway embedded redis-server.
 PostgreSQL comes from, in order: `DATABASE_URL`; a testcontainers PostgreSQL
 image when `SWITCHYARD_TEST_DOCKER=1` (needs a Docker engine); else a throwaway
 embedded server from the `pgserver` wheel, one per test session. Each test gets
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 
 from adapters.bootstrap import bootstrap
+from adapters.embedded_redis import start_redis
 from adapters.persistence import event_store_env
 from adapters.settings import Settings
 from application.app import Switchyard
@@ -65,6 +67,16 @@ def database_url() -> Iterator[str]:
         yield from _container_url()
     else:
         yield from _embedded_server_url()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server for the session: REDIS_URL, else an embedded throwaway one."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with start_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture()
