@@ -1,4 +1,4 @@
-"""The PostgreSQL application recorder switchyard uses: the library's, plus two things.
+"""The PostgreSQL application recorder switchyard uses: the library's, with three changes.
 
 1. No pipeline mode. The library inserts a save's events in a psycopg pipeline;
    with a large save (a plan of a few hundred tenants is one save of about a
@@ -51,17 +51,17 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             if not stored_events:
                 return []
-            # The library's statements, in its order; the fence check comes after the
-            # table lock, so every writer takes its locks in the same order.
-            self._lock_table(curs)
+            # Row locks first (the fence, then the queue rows in task-id order), the
+            # events table lock last: every writer takes its locks in this order, so
+            # none can deadlock, and the serialised part is the insert alone.
             fenced = kwargs.get("fenced")
             if fenced is not None:
                 self._check_fence(curs, *fenced)
-            self._notify_channel(curs)
-            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
-            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
             self._write_scheduling(curs, kwargs.get("scheduling", ()))
-            return ids
+            self._notify_channel(curs)
+            self._lock_table(curs)
+            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _check_fence(self, curs: Cursor[DictRow], task_id: UUID, fence: int) -> None:
         # Lock the lease row: a claim by another worker either committed (and we
@@ -74,7 +74,7 @@ class TransactionalRecorder(PostgresApplicationRecorder):
 
     def _write_scheduling(self, curs: Cursor[DictRow], rows: Sequence[PlanRow | TaskRow]) -> None:
         plans = [r for r in rows if isinstance(r, PlanRow)]
-        tasks = [r for r in rows if isinstance(r, TaskRow)]
+        tasks = sorted((r for r in rows if isinstance(r, TaskRow)), key=lambda r: r.task_id)
         if plans:
             curs.execute(
                 self._upsert_plans,

@@ -217,9 +217,13 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--schedulers", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=50)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="per scheduler; default: concurrency / schedulers"
+    )
     parser.add_argument("--timeout", type=float, default=600)
-    run(parser.parse_args())
+    args = parser.parse_args()
+    args.workers = args.workers or -(-args.concurrency // args.schedulers)
+    run(args)
 
 
 if __name__ == "__main__":

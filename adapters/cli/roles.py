@@ -34,7 +34,9 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _run_scheduler(settings: Settings, stop: threading.Event) -> bool:
-    app = bootstrap(settings)
+    # Every worker thread saves events: give each a connection, plus the dispatcher's.
+    pool = max(settings.db_pool_size, settings.workers + 2)
+    app = bootstrap(settings.model_copy(update={"db_pool_size": pool}))
     try:
         with step_executors(settings, stop) as executors:
             return build_scheduler(app, executors, scheduler_config(settings), stop).run()
