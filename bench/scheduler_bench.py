@@ -107,10 +107,10 @@ def start_schedulers(
     ]
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MiB."""
+def memory_mib(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of the process from /proc (VmHWM: peak resident), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -145,11 +145,14 @@ def run(args: argparse.Namespace) -> None:
             before = app.recorder.max_notification_id() or 0
             started = time.monotonic()
             created = app.create_plan(request, "bench")
-            done_at = wait_for_completion(url, args.tenants, started + args.timeout)
+            pids = [p.pid for p in schedulers]
+            done_at, marks = wait_for_completion(
+                url, args.tenants, started + args.timeout, pids, args.memory_marks
+            )
             elapsed = done_at - started
             events = (app.recorder.max_notification_id() or 0) - before
             waits = start_delays(app, created.plan_id, created.task_ids)
-            memory = [peak_rss_mib(p.pid) for p in schedulers]
+            memory = [memory_mib(pid) for pid in pids]
         finally:
             for process in schedulers:
                 process.terminate()
@@ -157,17 +160,30 @@ def run(args: argparse.Namespace) -> None:
                 process.wait(30)
             app.close()
     report(args, elapsed, events, waits, memory, bare)
+    for mark, sizes in sorted(marks.items()):
+        print(f"RSS MiB at task {mark:>6}   " + ", ".join(f"{m:.1f}" for m in sizes))
+    if len(marks) >= 2:
+        first, last = marks[min(marks)], marks[max(marks)]
+        growth = ", ".join(f"{(b - a) / a:+.1%}" for a, b in zip(first, last, strict=True))
+        print(f"RSS growth {min(marks)} -> {max(marks)}: {growth}")
 
 
-def wait_for_completion(url: str, tenants: int, deadline: float) -> float:
-    """Poll the queue table until every task completed; the time it happened."""
+def wait_for_completion(
+    url: str, tenants: int, deadline: float, pids: list[int], marks: list[int]
+) -> tuple[float, dict[int, list[float]]]:
+    """Poll until every task completed; the time, and the schedulers' RSS at each mark."""
+    rss: dict[int, list[float]] = {}
+    pending = sorted(marks)
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
                 "SELECT count(*) FROM switchyard_queue_tasks WHERE status = 'COMPLETED'"
             ).fetchone()
-            if row is not None and row[0] >= tenants:
-                return time.monotonic()
+            done = row[0] if row is not None else 0
+            while pending and done >= pending[0]:
+                rss[pending.pop(0)] = [memory_mib(pid, "VmRSS") for pid in pids]
+            if done >= tenants:
+                return time.monotonic(), rss
             time.sleep(0.01)
     raise SystemExit("the plan did not complete before the timeout")
 
@@ -221,6 +237,12 @@ def main() -> None:
         "--workers", type=int, default=0, help="per scheduler; default: concurrency / schedulers"
     )
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--memory-marks",
+        type=lambda text: [int(part) for part in text.split(",") if part],
+        default=[],
+        help="completed-task counts at which to sample the schedulers' RSS, e.g. 1000,10000",
+    )
     args = parser.parse_args()
     args.workers = args.workers or -(-args.concurrency // args.schedulers)
     run(args)
