@@ -20,12 +20,20 @@ from redis.retry import Retry
 from adapters import embedded_postgres
 from adapters.embedded_redis import start_redis
 from adapters.leases import PostgresLeases
+from adapters.notifiers import (
+    FanOutNotifier,
+    LoggingNotifier,
+    RateLimitedNotifier,
+    WebhookNotifier,
+)
 from adapters.persistence import event_store_env, store_errors
 from adapters.recipes import load_recipes
 from adapters.scheduler_process import SchedulerConfig, SchedulerProcess, SystemClock, worker_id
 from adapters.settings import Settings
 from adapters.steps import build_executors
 from application.app import Switchyard
+from application.breakers import CircuitBreakers
+from application.notifications import Notifier
 from application.ports import Clock, StepExecutor
 from application.stages import StageRunner
 from application.worker import ActiveClaims, TaskWorker
@@ -77,6 +85,21 @@ def scheduler_config(settings: Settings) -> SchedulerConfig:
     )
 
 
+def build_breakers(settings: Settings) -> CircuitBreakers:
+    """The circuit breakers per target, with the settings' threshold and open period."""
+    return CircuitBreakers(settings.breaker_failures, settings.breaker_open_seconds)
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    """The log, plus a rate-limited webhook when SWITCHYARD_WEBHOOK_URL is set."""
+    logged = LoggingNotifier()
+    if not settings.webhook_url:
+        return logged
+    webhook = WebhookNotifier(settings.webhook_url, settings.call_timeout_seconds)
+    limited = RateLimitedNotifier(webhook, settings.notify_limit, settings.notify_window_seconds)
+    return FanOutNotifier([logged, limited])
+
+
 def build_scheduler(
     app: Switchyard,
     executors: Mapping[str, StepExecutor],
@@ -85,8 +108,22 @@ def build_scheduler(
     *,
     owner: str | None = None,
     clock: Clock | None = None,
+    settings: Settings | None = None,
+    breakers: CircuitBreakers | None = None,
+    notifier: Notifier | None = None,
 ) -> SchedulerProcess:
-    """A scheduler process on the application's event store, with these step executors."""
+    """A scheduler process on the application's event store, with these step executors.
+
+    Breakers, notifier and the quiet-wait limit come from `settings` (else the
+    environment) unless given.
+    """
+    settings = settings or Settings()
+    stages = StageRunner(
+        executors,
+        sleep=stop.wait,
+        breakers=breakers or build_breakers(settings),
+        max_quiet_waits=settings.breaker_max_waits,
+    )
     recorder = app.recorder
     if not isinstance(recorder, PostgresApplicationRecorder):
         raise TypeError("the scheduler needs the PostgreSQL event store")
@@ -95,10 +132,11 @@ def build_scheduler(
     worker = TaskWorker(
         app=app,
         leases=leases,
-        stages=StageRunner(executors, sleep=stop.wait),
+        stages=stages,
         clock=clock or SystemClock(),
         owner=owner or worker_id(),
         claims=claims,
+        notifier=notifier or build_notifier(settings),
         stopping=stop.is_set,
     )
     return SchedulerProcess(worker, leases, claims, config, stop)

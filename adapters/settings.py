@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     health_max_attempts: int | None = Field(default=None, ge=1)
     health_path: str | None = None
     health_version_key: str | None = None
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_max_waits: int = Field(default=10, ge=0)
+    webhook_url: str | None = None
+    notify_limit: int = Field(default=10, ge=1)
+    notify_window_seconds: float = Field(default=60.0, gt=0)
 
     def health_check_layer(self) -> dict[str, Any]:
         """The application-level health-check settings, in plan-request spelling."""

@@ -6,7 +6,9 @@ must stop at (done, failed, paused, cancelled) or the worker is asked to stop.
 Each stage's completion and the next stage's start are one save. Every save is
 fenced: once another worker has taken the task over, it is refused and this
 worker lets go. A save that loses an optimistic-concurrency race to an
-operator's command is redone on the fresh task.
+operator's command is redone on the fresh task. People are notified when a
+task fails for good and when a worker takes one over; a notifier that fails is
+logged and never stops the work.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from collections.abc import Callable
 from eventsourcing.persistence import RecordConflictError
 
 from application.app import Switchyard
+from application.notifications import Notification, NotificationType, Notifier, Severity
 from application.ports import Claim, Clock, Leases, Progress, StepContext
 from application.stages import StageRunner
 from domain.errors import InvalidTransition, StaleFence
 from domain.status import TaskStatus
 from domain.task import Task
+from domain.values import FailureInfo, FailureType
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class TaskWorker:
         clock: Clock,
         owner: str,
         claims: ActiveClaims,
+        notifier: Notifier,
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
@@ -92,12 +97,16 @@ class TaskWorker:
         self.clock = clock
         self.owner = owner
         self.claims = claims
+        self.notifier = notifier
         self.stopping = stopping
 
     def work(self, claim: Claim) -> None:
         """Work on the claimed task until it reaches a boundary it stops at; then let go."""
         try:
             task = self._save(self.app.get_task(claim.task_id), claim, self._start)
+            if task is not None and claim.takeover:
+                message = f"taken over by {self.owner}"
+                self._notify(task, NotificationType.TAKEOVER, Severity.WARNING, message)
             while task is not None and not self.claims.is_lost(claim):
                 task = self._step(task, claim)
         finally:
@@ -134,7 +143,43 @@ class TaskWorker:
                 fresh.complete_stage(index, run.result, claim.fence, self.clock.now())
                 self._begin_next(fresh, claim)
 
-        return self._save(task, claim, finish)
+        saved = self._save(task, claim, finish)
+        if saved is not None and run.failure is not None:
+            self._notify_failed(saved, stage.name, run.failure, run.retries_exhausted)
+        return saved
+
+    def _notify_failed(
+        self, task: Task, stage: str, failure: FailureInfo, retries_exhausted: bool
+    ) -> None:
+        kind = NotificationType.NON_RETRYABLE_FAILED
+        if retries_exhausted:
+            kind = NotificationType.MAX_RETRY_REACHED
+        self._notify(task, kind, Severity.ERROR, failure.message, stage, failure.type)
+
+    def _notify(
+        self,
+        task: Task,
+        kind: NotificationType,
+        severity: Severity,
+        message: str,
+        stage: str | None = None,
+        failure_type: FailureType | None = None,
+    ) -> None:
+        notice = Notification(
+            type=kind,
+            severity=severity,
+            task_id=task.id,
+            plan_id=task.plan_id,
+            tenant_id=task.tenant_id,
+            stage=stage,
+            failure_type=failure_type,
+            message=message,
+            occurred_at=self.clock.now(),
+        )
+        try:
+            self.notifier.notify(notice)
+        except Exception:  # a notifier must never break the worker
+            log.exception("task %s: could not send the %s notification", task.id, kind)
 
     def _undo_stage(self, task: Task, claim: Claim) -> Task | None:
         outcome = task.completed[-1]

@@ -14,7 +14,10 @@ from uuid import UUID
 from adapters.bootstrap import build_scheduler
 from adapters.recipes import parse_recipes
 from adapters.scheduler_process import SchedulerConfig
+from adapters.settings import Settings
 from application.app import Switchyard
+from application.breakers import CircuitBreakers
+from application.notifications import Notifier
 from application.ports import StepContext, StepExecutor, StepFailed
 from domain.stage_factory import StageFactory
 from domain.values import FailureType, StepDefinition
@@ -90,10 +93,23 @@ def running_scheduler(
     executors: Mapping[str, StepExecutor],
     config: SchedulerConfig = FAST,
     owner: str | None = None,
+    *,
+    settings: Settings | None = None,
+    breakers: CircuitBreakers | None = None,
+    notifier: Notifier | None = None,
 ) -> Iterator[threading.Event]:
     """Run a scheduler in a thread for the duration of the block; yields its stop event."""
     stop = threading.Event()
-    process = build_scheduler(app, executors, config, stop, owner=owner)
+    process = build_scheduler(
+        app,
+        executors,
+        config,
+        stop,
+        owner=owner,
+        settings=settings,
+        breakers=breakers,
+        notifier=notifier,
+    )
     thread = threading.Thread(target=process.run, name="scheduler", daemon=True)
     thread.start()
     try:

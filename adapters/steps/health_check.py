@@ -4,7 +4,8 @@ Params: endpoints (the fixed list), registry (mapping with a `kind`, or None),
 path, versionKey, interval, maxAttempts (defaults in domain.healthcheck),
 expectedVersion, and an optional per-request `timeout` (seconds, default 5).
 An instance that cannot be reached, answers an error or no JSON object counts
-as "not yet", like one that reports another version.
+as "not yet", like one that reports another version. It names no `target`:
+its instances are many, so no single circuit breaker covers it.
 """
 
 from __future__ import annotations

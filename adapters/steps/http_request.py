@@ -48,6 +48,11 @@ class HttpRequest:
     def __init__(self, http: httpx.Client) -> None:
         self._http = http
 
+    def target(self, step: StepDefinition) -> str | None:
+        """The host:port the step's `url` names, for the circuit breaker (its undo shares it)."""
+        url = step.params.get("url")
+        return target_of(str(url)) if url else None
+
     def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
         """Make the call; record the status it answered."""
         return {"status": self._call(step.params)}

@@ -28,6 +28,10 @@ class RedisPublish:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
+    def target(self, step: StepDefinition) -> str:
+        """The downstream every Redis step calls, for the circuit breaker."""
+        return REDIS_TARGET
+
     def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
         """Publish the notice; record how many subscribers received it."""
         channel = str(param(step, "channel"))

@@ -52,6 +52,10 @@ class RedisWrite:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
+    def target(self, step: StepDefinition) -> str:
+        """The downstream every Redis step calls, for the circuit breaker."""
+        return REDIS_TARGET
+
     def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
         """Write the fields; record the key and each field's previous value (None: absent)."""
         key = str(param(step, "key"))

@@ -1,0 +1,187 @@
+"""StageRunner: the decision table, retries, and circuit breakers per target."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from application.breakers import BreakerState, CircuitBreakers
+from application.ports import StepContext, StepFailed
+from application.stages import StageRunner
+from domain.values import FailureType, StageDefinition, StepDefinition
+
+CONTEXT = StepContext(uuid.uuid4(), uuid.uuid4(), "acme", "2", fence=1)
+
+
+class Clock:
+    """A monotonic clock that the runner's sleep moves forward."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait and let that much time pass."""
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class Downstream:
+    """A step executor at the boundary: calls `params.target`, failing as planned."""
+
+    failures: dict[str, FailureType] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def target(self, step: StepDefinition) -> str | None:
+        """The step's `target` param."""
+        return str(step.params["target"])
+
+    def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
+        """Count the call; fail if the target is planned to fail."""
+        target = str(step.params["target"])
+        self.calls[target] += 1
+        if target in self.failures:
+            raise StepFailed(self.failures[target], f"{target} failed", target=target)
+        return {"target": target}
+
+    def undo(self, step: StepDefinition, recorded: Mapping[str, Any], context: StepContext) -> None:
+        """Count the call; fail like `run`."""
+        self.run(step, context)
+
+
+class Crashing:
+    """A step executor with a bug."""
+
+    def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
+        """Crash."""
+        raise KeyError("bug")
+
+    def undo(self, step: StepDefinition, recorded: Mapping[str, Any], context: StepContext) -> None:
+        """Crash."""
+        raise KeyError("bug")
+
+
+def stage(target: str, attempts: int = 1) -> StageDefinition:
+    """A stage of one call to the target, retried `attempts` times 1 s apart."""
+    retry = {"maxAttempts": attempts, "fixed": "1s"}
+    step = StepDefinition("call", {"target": target, "retry": retry})
+    return StageDefinition("Call", (step,))
+
+
+def runner(
+    downstream: Downstream, clock: Clock, threshold: int = 3, max_quiet_waits: int = 2
+) -> StageRunner:
+    """A runner on the fake clock, with breakers opening after `threshold` failures."""
+    breakers = CircuitBreakers(threshold, open_seconds=30.0, clock=clock)
+    return StageRunner(
+        {"call": downstream, "crash": Crashing()},
+        sleep=clock.sleep,
+        breakers=breakers,
+        max_quiet_waits=max_quiet_waits,
+    )
+
+
+class TestDecisions:
+    def test_a_retryable_failure_is_retried_per_the_policy_then_exhausted(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        run = runner(downstream, clock, threshold=10).run(stage("db", attempts=3), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.IO
+        assert run.retries_exhausted
+        assert downstream.calls["db"] == 3
+        assert clock.slept == [1.0, 1.0]
+
+    def test_a_client_error_fails_at_once(self) -> None:
+        clock, downstream = Clock(), Downstream({"api": FailureType.CLIENT_ERROR})
+        run = runner(downstream, clock).run(stage("api", attempts=5), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.CLIENT_ERROR
+        assert not run.retries_exhausted
+        assert downstream.calls["api"] == 1
+
+    def test_an_executor_bug_fails_as_unknown(self) -> None:
+        step = StepDefinition("crash", {"retry": {"maxAttempts": 3, "fixed": "1s"}})
+        run = runner(Downstream(), Clock()).run(StageDefinition("S", (step,)), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.UNKNOWN
+        assert not run.retries_exhausted
+
+    def test_a_step_kind_without_executor_is_fatal(self) -> None:
+        step = StepDefinition("nobody", {})
+        run = runner(Downstream(), Clock()).run(StageDefinition("S", (step,)), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.FATAL
+
+    def test_a_successful_stage_records_each_steps_result(self) -> None:
+        run = runner(Downstream(), Clock()).run(stage("db"), CONTEXT)
+        assert run.failure is None
+        assert run.result == {"steps": [{"target": "db"}]}
+
+
+class TestBreakers:
+    def test_an_open_breaker_fails_fast_without_calling(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.TIMEOUT})
+        stages = runner(downstream, clock, threshold=3, max_quiet_waits=0)
+        stages.run(stage("db", attempts=3), CONTEXT)
+        assert stages.breakers.state("db") == BreakerState.OPEN
+        run = stages.run(stage("db", attempts=3), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.CIRCUIT_OPEN
+        assert run.retries_exhausted
+        assert downstream.calls["db"] == 3, "an open breaker let a call through"
+
+    def test_other_targets_are_unaffected(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        stages = runner(downstream, clock, threshold=3, max_quiet_waits=0)
+        stages.run(stage("db", attempts=3), CONTEXT)
+        run = stages.run(stage("cache"), CONTEXT)
+        assert run.failure is None
+        assert stages.breakers.state("cache") == BreakerState.CLOSED
+
+    def test_quiet_waits_last_the_open_period_and_spend_no_attempt(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        stages = runner(downstream, clock, threshold=2, max_quiet_waits=5)
+        run = stages.run(stage("db", attempts=3), CONTEXT)
+        # 2 failures open it; the quiet wait ends the open period; the trial is attempt 3.
+        assert clock.slept == [1.0, 1.0, 29.0]
+        assert downstream.calls["db"] == 3
+        assert run.failure is not None and run.failure.type == FailureType.IO
+        assert run.retries_exhausted
+
+    def test_the_trial_after_the_open_period_closes_the_breaker_on_success(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        stages = runner(downstream, clock, threshold=2, max_quiet_waits=0)
+        stages.run(stage("db", attempts=2), CONTEXT)
+        del downstream.failures["db"]
+        clock.now += 30
+        assert stages.run(stage("db"), CONTEXT).failure is None
+        assert stages.breakers.state("db") == BreakerState.CLOSED
+
+    def test_gives_up_after_the_quiet_wait_limit(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        stages = runner(downstream, clock, threshold=1, max_quiet_waits=2)
+        stages.run(stage("db"), CONTEXT)
+        clock.slept.clear()
+        downstream.calls.clear()
+        run = stages.run(stage("db", attempts=100), CONTEXT)
+        # Quiet waits (30, 29) fill each open period; each failed trial reopens it.
+        assert clock.slept == [30.0, 1.0, 29.0, 1.0]
+        assert downstream.calls["db"] == 2
+        assert run.failure is not None and run.failure.type == FailureType.CIRCUIT_OPEN
+        assert run.retries_exhausted
+
+    def test_a_client_error_does_not_count_against_the_breaker(self) -> None:
+        clock, downstream = Clock(), Downstream({"api": FailureType.CLIENT_ERROR})
+        stages = runner(downstream, clock, threshold=1)
+        stages.run(stage("api"), CONTEXT)
+        assert stages.breakers.state("api") == BreakerState.CLOSED
+
+    def test_an_undo_goes_through_the_same_breaker(self) -> None:
+        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        stages = runner(downstream, clock, threshold=1, max_quiet_waits=0)
+        stages.run(stage("db"), CONTEXT)
+        failure = stages.undo(stage("db"), {"steps": [{"target": "db"}]}, CONTEXT)
+        assert failure is not None and failure.type == FailureType.CIRCUIT_OPEN
+        assert downstream.calls["db"] == 1
