@@ -34,7 +34,7 @@ from adapters.steps import build_executors
 from application.app import Switchyard
 from application.breakers import CircuitBreakers
 from application.notifications import Notifier
-from application.ports import Clock, StepExecutor
+from application.ports import Clock, StepExecutor, stop_aware_sleep
 from application.stages import StageRunner
 from application.worker import ActiveClaims, TaskWorker
 from domain.stage_factory import StageFactory
@@ -120,7 +120,7 @@ def build_scheduler(
     settings = settings or Settings()
     stages = StageRunner(
         executors,
-        sleep=stop.wait,
+        sleep=stop_aware_sleep(stop),
         breakers=breakers or build_breakers(settings),
         max_quiet_waits=settings.breaker_max_waits,
     )
@@ -159,8 +159,4 @@ def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[s
         )
         stack.callback(client.close)
         http = stack.enter_context(httpx.Client(timeout=settings.call_timeout_seconds))
-
-        def pause(seconds: float) -> None:  # a stop cuts a health check's wait short
-            stop.wait(seconds)
-
-        yield build_executors(client, http, sleep=pause)
+        yield build_executors(client, http, sleep=stop_aware_sleep(stop))

@@ -6,7 +6,8 @@ tests may give fakes. Each method's docstring is its contract.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -85,6 +86,24 @@ class StepFailed(Exception):
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
+
+
+class StageAbandoned(Exception):
+    """The scheduler is stopping and cut a wait inside a stage short.
+
+    Nothing is recorded: the worker lets go of the task, and whoever takes it
+    over runs the interrupted stage again from its start.
+    """
+
+
+def stop_aware_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep for stages and steps: waits, but raises StageAbandoned once `stop` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise StageAbandoned
+
+    return sleep
 
 
 class StepExecutor(Protocol):

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from application.breakers import CircuitBreakers, CircuitOpen
 from application.failures import DECISIONS, Outcome
-from application.ports import StepContext, StepExecutor, StepFailed
+from application.ports import StageAbandoned, StepContext, StepExecutor, StepFailed
 from domain.retry import RetryPolicy, parse_retry_policy
 from domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
 
@@ -77,7 +77,8 @@ class _Tries:
 class StageRunner:
     """Runs and undoes stages with the registered step executors.
 
-    `sleep` waits between attempts (a stop event's `wait` cuts it short on shutdown).
+    `sleep` waits between attempts; on shutdown it raises StageAbandoned
+    (`application.ports.stop_aware_sleep`), which passes through to the worker.
     """
 
     def __init__(
@@ -153,8 +154,9 @@ class StageRunner:
                 result: Mapping[str, Any] = {}
             else:
                 result = dict(executor.run(step, context))
-        except StepFailed as failed:
-            self._record(target, failed.type)
+        except (StepFailed, StageAbandoned) as stopped:
+            if isinstance(stopped, StepFailed):
+                self._record(target, stopped.type)
             raise
         except Exception as exc:  # an executor bug must fail the stage, not the worker
             log.exception("step %s crashed", step.kind)

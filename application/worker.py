@@ -21,7 +21,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from application.app import Switchyard
 from application.notifications import Notification, NotificationType, Notifier, Severity
-from application.ports import Claim, Clock, Leases, Progress, StepContext
+from application.ports import Claim, Clock, Leases, Progress, StageAbandoned, StepContext
 from application.stages import StageRunner
 from domain.errors import InvalidTransition, StaleFence
 from domain.status import TaskStatus
@@ -114,10 +114,13 @@ class TaskWorker:
             self.leases.release(claim, self.owner)
 
     def _step(self, task: Task, claim: Claim) -> Task | None:
-        if task.status == TaskStatus.RUNNING and task.current_stage is not None:
-            return self._run_stage(task, claim)
-        if task.status == TaskStatus.ROLLING_BACK and task.completed and not self.stopping():
-            return self._undo_stage(task, claim)
+        try:
+            if task.status == TaskStatus.RUNNING and task.current_stage is not None:
+                return self._run_stage(task, claim)
+            if task.status == TaskStatus.ROLLING_BACK and task.completed and not self.stopping():
+                return self._undo_stage(task, claim)
+        except StageAbandoned:
+            log.info("task %s: stopping mid-stage; it will be taken over", claim.task_id)
         return None
 
     def _start(self, task: Task, claim: Claim) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from application.breakers import BreakerState, CircuitBreakers
-from application.ports import StepContext, StepFailed
+from application.ports import StageAbandoned, StepContext, StepFailed, stop_aware_sleep
 from application.stages import StageRunner
 from domain.values import FailureType, StageDefinition, StepDefinition
 
@@ -185,3 +188,27 @@ class TestBreakers:
         failure = stages.undo(stage("db"), {"steps": [{"target": "db"}]}, CONTEXT)
         assert failure is not None and failure.type == FailureType.CIRCUIT_OPEN
         assert downstream.calls["db"] == 1
+
+
+class TestShutdown:
+    def test_a_stop_during_a_retry_wait_abandons_the_stage_instead_of_failing_it(self) -> None:
+        stop = threading.Event()
+        stop.set()
+        downstream = Downstream(failures={"redis": FailureType.IO})
+        runner = StageRunner({"call": downstream}, sleep=stop_aware_sleep(stop))
+        step = StepDefinition(
+            "call", {"target": "redis", "retry": {"maxAttempts": 5, "fixed": "1s"}}
+        )
+        with pytest.raises(StageAbandoned):
+            runner.run(StageDefinition("Write", (step,)), CONTEXT)
+        assert downstream.calls["redis"] == 1
+
+    def test_without_a_stop_the_same_failure_is_retried_to_exhaustion(self) -> None:
+        downstream = Downstream(failures={"redis": FailureType.IO})
+        runner = StageRunner({"call": downstream}, sleep=stop_aware_sleep(threading.Event()))
+        step = StepDefinition(
+            "call", {"target": "redis", "retry": {"maxAttempts": 3, "fixed": "1ms"}}
+        )
+        run = runner.run(StageDefinition("Write", (step,)), CONTEXT)
+        assert run.failure is not None and run.retries_exhausted
+        assert downstream.calls["redis"] == 3
