@@ -86,6 +86,9 @@ def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a terminal's Ctrl-C must not kill it under stages still
+            # draining; whoever started it stops it.
+            start_new_session=True,
         )
         server = EmbeddedRedis(url=f"redis://127.0.0.1:{port}/0", process=process)
         if _answers(server, timeout):

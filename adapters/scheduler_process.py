@@ -14,8 +14,8 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,24 +72,23 @@ class SchedulerProcess:
         beating = threading.Event()
         beats = threading.Thread(target=self._heartbeats, args=(beating,), daemon=True)
         beats.start()
-        pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="worker")
-        running: set[Future[None]] = set()
+        running: list[threading.Thread] = []
         while not self.stop.is_set():
             claim = self._next_claim()
             if claim is not None:
-                future = pool.submit(self._work, claim)
-                running.add(future)
-                future.add_done_callback(running.discard)
-        left = list(running)
-        log.info(
-            "stopping: waiting up to %.0fs for %d task(s)", self.config.grace_seconds, len(left)
-        )
-        _, unfinished = wait(left, timeout=self.config.grace_seconds)
+                # Daemon threads: past the grace period the process may exit without them.
+                worker = threading.Thread(target=self._work, args=(claim,), daemon=True)
+                worker.start()
+                running = [t for t in running if t.is_alive()] + [worker]
+        log.info("stopping: waiting up to %.0fs for running tasks", self.config.grace_seconds)
+        deadline = time.monotonic() + self.config.grace_seconds
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        unfinished = sum(thread.is_alive() for thread in running)
         beating.set()
-        pool.shutdown(wait=not unfinished, cancel_futures=True)
         self.leases.close()
         if unfinished:
-            log.warning("%d task(s) left running; they will be taken over", len(unfinished))
+            log.warning("%d task(s) left running; they will be taken over", unfinished)
         return not unfinished
 
     def _next_claim(self) -> Claim | None:

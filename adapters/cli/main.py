@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adapters.cli import db, plans, roles, tasks
+from adapters.cli import db, demo, plans, roles, tasks
 from adapters.cli.output import fail
 from domain.errors import SwitchyardError
 
@@ -26,6 +26,7 @@ app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")
 app.command("dev")(roles.dev)
 app.command("scheduler")(roles.scheduler)
+app.command("demo")(demo.demo)
 
 
 def run() -> None:

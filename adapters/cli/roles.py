@@ -26,7 +26,8 @@ WorkersOption = Annotated[
 ]
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C), for a role to stop at its own pace."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -48,8 +49,8 @@ def scheduler(workers: WorkersOption = None) -> None:
     """Claim runnable tasks and run their stages until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings() if workers is None else Settings(workers=workers)
-    if not _run_scheduler(settings, _stop_on_signals()):
-        raise typer.Exit(3)
+    if not _run_scheduler(settings, stop_on_signals()):
+        raise typer.Exit(3)  # work left running is taken over once its leases expire
 
 
 def dev() -> None:
@@ -63,5 +64,10 @@ def dev() -> None:
         "switchyard task show --tenant acme. Ctrl-C stops.",
         highlight=False,
     )
-    _run_scheduler(settings, _stop_on_signals())
-    console.print("stopped", highlight=False)
+    drained = _run_scheduler(settings, stop_on_signals())
+    console.print(
+        "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
+        highlight=False,
+    )
+    if not drained:
+        raise typer.Exit(3)  # work left running is taken over once its leases expire

@@ -1,0 +1,98 @@
+"""`switchyard demo` in a subprocess, on a fresh data folder with no server configured."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.schedulers import wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "switchyard")
+EXAMPLE = ROOT / "examples" / "plan.yaml"
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh SWITCHYARD_DATA_DIR; whatever still runs in it is stopped at the end."""
+    folder = tmp_path / "data"
+    yield folder
+    subprocess.run([CLI, "db", "down"], env=demo_env(folder), capture_output=True, check=False)
+    for pid in processes_in(folder):
+        os.kill(pid, signal.SIGTERM)
+
+
+def demo_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a machine with nothing configured, but this data folder."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL") and not key.startswith("SWITCHYARD_")
+    }
+    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "200", "TERM": "dumb"}
+
+
+def processes_in(folder: Path) -> dict[int, str]:
+    """Processes working in the folder or naming it (redis-server, postgres): pid, command."""
+    found: dict[int, str] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = str((proc / "cwd").readlink())
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone, or not ours to look at
+            continue
+        if cwd.startswith(str(folder)) or str(folder) in command:
+            found[int(proc.name)] = command
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds leftover servers through /proc")
+def test_the_demo_completes_every_tenant_of_the_example_and_leaves_nothing_running(
+    data_dir: Path,
+) -> None:
+    done = subprocess.run(
+        [CLI, "demo", "--plan", str(EXAMPLE)],
+        env=demo_env(data_dir),
+        cwd=data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    tenants = [tenant["tenantId"] for tenant in yaml.safe_load(EXAMPLE.read_text())["tenants"]]
+    for tenant in tenants:
+        assert re.search(rf"^\s*{re.escape(tenant)}\s+│\s+COMPLETED\s+│", done.stdout, re.M), (
+            f"{tenant} not shown as COMPLETED:\n{done.stdout}"
+        )
+    wait_until(lambda: not processes_in(data_dir), 10, "the demo's servers stopping")
+
+
+def test_the_demo_refuses_an_invalid_plan_before_starting_anything(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "bad.yaml"
+    plan.write_text("tenants: [{tenantId: acme, serviceType: nope, targetVersion: '2'}]\n")
+    done = subprocess.run(
+        [CLI, "demo", "--plan", str(plan)],
+        env=demo_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "[plan.invalid]" in done.stderr
+    assert not data_dir.exists(), "started servers for a plan it refuses"

@@ -1,0 +1,186 @@
+"""Graceful shutdown: SIGTERM lets the running stage finish within the grace period, or not."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from adapters.bootstrap import bootstrap
+from adapters.scheduler_tables import TASKS
+from adapters.settings import Settings
+from application.app import Switchyard
+from domain.status import TaskStatus
+from tests.schedulers import probe_factory, wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
+    """An application whose tasks run the probe's three stages."""
+    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
+    yield application
+    application.close()
+
+
+class Schedulers:
+    """Starts `tests.graceful_scheduler` processes on the test's event store; kills leftovers."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = env
+        self.folder = folder
+        self.log = folder / "stages.log"
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, slow: str = "", grace: float = 10.0) -> subprocess.Popen[bytes]:
+        """Start a scheduler; `slow` ("Two:3") makes one stage sleep; `grace` bounds a stop."""
+        env = {
+            **os.environ,
+            "SWITCHYARD_TEST_STORE_ENV": json.dumps(self.env),
+            "SWITCHYARD_TEST_LOG": str(self.log),
+            "SWITCHYARD_TEST_SLOW": slow,
+            "SWITCHYARD_TEST_GRACE": str(grace),
+        }
+        with open(self.folder / f"scheduler-{len(self.started)}.out", "wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tests.graceful_scheduler"],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        self.started.append(process)
+        return process
+
+    def output(self) -> str:
+        """What every process printed, for failure messages."""
+        files = sorted(self.folder.glob("scheduler-*.out"))
+        return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')}" for path in files)
+
+    def lines(self, process: subprocess.Popen[bytes]) -> list[str]:
+        """The process's stage log lines, without the pid: 'enter|leave <stage> <fence>'."""
+        text = self.log.read_text() if self.log.exists() else ""
+        prefix = f"{process.pid} "
+        return [line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)]
+
+    def entered(self, process: subprocess.Popen[bytes], stage: str) -> bool:
+        """Whether the process started running the stage."""
+        return any(line.startswith(f"enter {stage} ") for line in self.lines(process))
+
+    def wait_entered(self, process: subprocess.Popen[bytes], stage: str) -> None:
+        """Poll the stage log until the process starts the stage; fail (unseen) after 30 s."""
+        try:
+            wait_until(lambda: self.entered(process, stage), 30, f"stage {stage}")
+        except AssertionError as unseen:
+            raise AssertionError(f"{unseen}; the schedulers printed:\n{self.output()}") from None
+
+    def close(self) -> None:
+        """Kill every process still running."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+
+
+@pytest.fixture()
+def schedulers(pg_env: dict[str, str], tmp_path: Path) -> Iterator[Schedulers]:
+    """Scheduler processes for the test, killed at the end."""
+    found = Schedulers(pg_env, tmp_path)
+    yield found
+    found.close()
+
+
+def request() -> dict[str, Any]:
+    """A one-tenant probe plan."""
+    return {
+        "tenants": [
+            {"tenantId": "acme", "serviceType": "probe", "targetVersion": "2", "endpoints": ["h:1"]}
+        ]
+    }
+
+
+def completed(app: Switchyard, task_id: UUID) -> list[tuple[str, int]]:
+    """Each StageCompleted event's stage and fence."""
+    return [
+        (e.outcome.name, e.fence)
+        for e in app.events.get(task_id)
+        if type(e).__name__ == "StageCompleted"
+    ]
+
+
+def started(app: Switchyard, task_id: UUID) -> list[str]:
+    """Each StageStarted event's stage."""
+    return [e.stage_name for e in app.events.get(task_id) if type(e).__name__ == "StageStarted"]
+
+
+def lease_owner(database_url: str, schema: str, task_id: UUID) -> str | None:
+    """Who holds the task's lease in the scheduler's queue table (None: nobody)."""
+    query = sql.SQL("SELECT lease_owner FROM {}.{} WHERE task_id = %s").format(
+        sql.Identifier(schema), sql.Identifier(TASKS)
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(query, (task_id,)).fetchone()
+    assert row is not None, f"no queue row for task {task_id}"
+    return None if row[0] is None else str(row[0])
+
+
+def stop_and_time(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, float]:
+    """Send SIGTERM; the exit code and the seconds it took to exit (fails past `timeout`)."""
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout)
+    return code, time.monotonic() - sent
+
+
+def test_sigterm_lets_the_running_stage_finish_releases_the_lease_and_starts_nothing_new(
+    app: Switchyard, schedulers: Schedulers, database_url: str, pg_env: dict[str, str]
+) -> None:
+    task_id = app.create_plan(request(), "ci").task_ids[0]
+    grace = 10.0
+    first = schedulers.start(slow="Two:2", grace=grace)
+    schedulers.wait_entered(first, "Two")
+    code, took = stop_and_time(first, timeout=grace + 5)
+    assert code == 0, "the stop reported unfinished work"
+    assert took < grace, f"exited {took:.1f}s after SIGTERM, past the {grace}s grace period"
+    assert [name for name, _ in completed(app, task_id)] == ["One", "Two"], "lost write of Two"
+    assert not schedulers.entered(first, "Three"), "started a new stage while stopping"
+    assert started(app, task_id) == ["One", "Two"], "recorded a start of Three"
+    assert lease_owner(database_url, pg_env["POSTGRES_SCHEMA"], task_id) is None, "lease kept"
+    second = schedulers.start()
+    wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 60, "takeover")
+    assert [name for name, _ in completed(app, task_id)] == ["One", "Two", "Three"], "duplicate"
+    assert [line.split()[1] for line in schedulers.lines(second) if "enter" in line] == ["Three"]
+
+
+def test_a_stage_longer_than_the_grace_period_is_left_and_taken_over_after_the_lease_expires(
+    app: Switchyard, schedulers: Schedulers, database_url: str, pg_env: dict[str, str]
+) -> None:
+    task_id = app.create_plan(request(), "ci").task_ids[0]
+    first = schedulers.start(slow="Two:5", grace=0.5)
+    schedulers.wait_entered(first, "Two")
+    code, took = stop_and_time(first, timeout=4.0)  # the stage itself would end 5 s in
+    assert code == 3, "the stop did not report the unfinished stage"
+    assert took < 4.0
+    assert "leave Two" not in " ".join(schedulers.lines(first)), "the stage was not cut off"
+    assert [name for name, _ in completed(app, task_id)] == ["One"], "Two recorded as done"
+    owner = lease_owner(database_url, pg_env["POSTGRES_SCHEMA"], task_id)
+    assert owner is not None and f":{first.pid}:" in owner, "the lease should wait to expire"
+    schedulers.start()
+    wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 60, "takeover")
+    claimed = [e for e in app.events.get(task_id) if type(e).__name__ == "Claimed"]
+    assert [e.interrupted_stage for e in claimed] == ["Two"]
+    assert [name for name, _ in completed(app, task_id)] == ["One", "Two", "Three"]
