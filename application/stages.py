@@ -10,12 +10,17 @@ An executor that names the downstream a step calls (`target(step)`, see
 the breaker is open the step is not called at all, and the runner waits for the
 breaker's open period instead, up to `max_quiet_waits` times per step. A step's
 undo counts against the same target as its run.
+
+A stage's `timeout_seconds` bounds it: no step starts and no retry is waited
+for past it (the stage then fails with a timeout); a step already running is
+bounded by its own timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -88,19 +93,22 @@ class StageRunner:
         random_source: Callable[[], float] = random.random,
         breakers: CircuitBreakers | None = None,
         max_quiet_waits: int = MAX_QUIET_WAITS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._executors = dict(executors)
         self._sleep = sleep
         self._random = random_source
         self.breakers = breakers or CircuitBreakers()
         self._max_quiet_waits = max_quiet_waits
+        self._monotonic = monotonic
 
     def run(self, stage: StageDefinition, context: StepContext) -> StageRun:
         """Run every step in order; stop at the first that fails for good."""
         results: list[Mapping[str, Any]] = []
+        deadline = self._deadline(stage)
         for step in stage.steps:
             try:
-                results.append(self._attempt(step, context, undo=None))
+                results.append(self._attempt(step, context, undo=None, deadline=deadline))
             except _GaveUp as gave_up:
                 failure = FailureInfo(gave_up.failure.type, gave_up.failure.message)
                 return StageRun({"steps": results}, failure, gave_up.exhausted)
@@ -111,15 +119,30 @@ class StageRunner:
     ) -> FailureInfo | None:
         """Undo the steps newest first from what they recorded; the failure, if any."""
         recorded = list(result.get("steps", []))
+        deadline = self._deadline(stage)
         for index in reversed(range(len(recorded))):
             try:
-                self._attempt(stage.steps[index], context, undo=recorded[index])
+                self._attempt(stage.steps[index], context, recorded[index], deadline)
             except _GaveUp as gave_up:
                 return FailureInfo(gave_up.failure.type, gave_up.failure.message)
         return None
 
+    def _deadline(self, stage: StageDefinition) -> float | None:
+        if stage.timeout_seconds is None:
+            return None
+        return self._monotonic() + stage.timeout_seconds
+
+    def _check_deadline(self, deadline: float | None, wait: float = 0.0) -> None:
+        if deadline is not None and self._monotonic() + wait > deadline:
+            timeout = StepFailed(FailureType.TIMEOUT, "the stage's timeout was reached")
+            raise _GaveUp(timeout, exhausted=True)
+
     def _attempt(
-        self, step: StepDefinition, context: StepContext, undo: Mapping[str, Any] | None
+        self,
+        step: StepDefinition,
+        context: StepContext,
+        undo: Mapping[str, Any] | None,
+        deadline: float | None,
     ) -> Mapping[str, Any]:
         executor = self._executors.get(step.kind)
         if executor is None:
@@ -128,6 +151,7 @@ class StageRunner:
         target = executor.target(step) if isinstance(executor, TargetedExecutor) else None
         tries = _Tries(_policy(step))
         while True:
+            self._check_deadline(deadline)
             try:
                 return self._call(executor, step, context, undo, target)
             except StepFailed as failed:
@@ -135,6 +159,7 @@ class StageRunner:
                 log.info(
                     "step %s failed (%s); try %d in %.1fs", step.kind, failed, tries.attempt, delay
                 )
+            self._check_deadline(deadline, delay)
             self._sleep(delay)
 
     def _call(

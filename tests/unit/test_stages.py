@@ -212,3 +212,24 @@ class TestShutdown:
         run = runner.run(StageDefinition("Write", (step,)), CONTEXT)
         assert run.failure is not None and run.retries_exhausted
         assert downstream.calls["redis"] == 3
+
+
+class TestStageTimeout:
+    def test_no_retry_is_waited_for_past_the_stage_timeout(self) -> None:
+        clock = Clock()
+        downstream = Downstream(failures={"redis": FailureType.IO})
+        runner = StageRunner({"call": downstream}, sleep=clock.sleep, monotonic=clock)
+        step = StepDefinition(
+            "call", {"target": "redis", "retry": {"maxAttempts": "unlimited", "fixed": "10s"}}
+        )
+        run = runner.run(StageDefinition("Write", (step,), timeout_seconds=35), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.TIMEOUT
+        assert downstream.calls["redis"] == 4  # at 0, 10, 20 and 30 s; a fifth would pass 35 s
+        assert clock.now <= 35
+
+    def test_a_stage_within_its_timeout_is_not_affected(self) -> None:
+        clock = Clock()
+        runner = StageRunner({"call": Downstream()}, sleep=clock.sleep, monotonic=clock)
+        step = StepDefinition("call", {"target": "redis"})
+        run = runner.run(StageDefinition("Write", (step, step), timeout_seconds=1), CONTEXT)
+        assert run.failure is None
