@@ -38,10 +38,19 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         schema = self.datastore.schema or "public"
         self.sql_create_statements.extend(scheduler_tables.create_statements(schema))
-        tables = scheduler_tables.names(schema)
-        self._upsert_plans = sql.SQL(scheduler_tables.UPSERT_PLANS).format(**tables)
-        self._upsert_tasks = sql.SQL(scheduler_tables.UPSERT_TASKS).format(**tables)
-        self._select_fence = sql.SQL(scheduler_tables.SELECT_FENCE).format(**tables)
+        self._upsert_plans = scheduler_tables.prepared(scheduler_tables.UPSERT_PLANS, schema)
+        self._upsert_tasks = scheduler_tables.prepared(scheduler_tables.UPSERT_TASKS, schema)
+        self._select_fence = scheduler_tables.prepared(scheduler_tables.SELECT_FENCE, schema)
+        self.insert_events_statement = sql.Composed(
+            [scheduler_tables.rendered(self.insert_events_statement)]
+        )
+        self.lock_table_statements = [
+            scheduler_tables.rendered(s) if isinstance(s, sql.Composable) else s
+            for s in self.lock_table_statements
+        ]
+        self._notify = scheduler_tables.rendered(
+            sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
+        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -62,6 +71,9 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             self._lock_table(curs)
             PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
+        curs.execute(self._notify)
 
     def _check_fence(self, curs: Cursor[DictRow], task_id: UUID, fence: int) -> None:
         # Lock the lease row: a claim by another worker either committed (and we

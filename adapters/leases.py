@@ -73,10 +73,10 @@ class PostgresLeases:
             "schema_name": sql.SQL(schema),
             "fences_name": sql.SQL(scheduler_tables.FENCES),
         }
-        self._claim = sql.SQL(_CLAIM).format(**ids)
-        self._take = sql.SQL(_TAKE).format(**ids)
-        self._renew = sql.SQL(_RENEW).format(**ids)
-        self._release = sql.SQL(_RELEASE).format(**ids)
+        self._claim, self._take, self._renew, self._release = (
+            scheduler_tables.rendered(sql.SQL(text).format(**ids))
+            for text in (_CLAIM, _TAKE, _RENEW, _RELEASE)
+        )
         self._listener: psycopg.Connection[Any] | None = None
 
     def claim(self, owner: str, ttl_seconds: float) -> Claim | None:

@@ -32,7 +32,9 @@ def event_store_env(
         "POSTGRES_PASSWORD": str(parts.get("password") or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout),
-        "POSTGRES_PRE_PING": "y",
+        # No pre-ping: it costs a round trip per checkout; the library retries a
+        # statement that meets a dropped connection.
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "CREATE_TABLE": "y" if create_tables else "n",
         "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,

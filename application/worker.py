@@ -24,7 +24,7 @@ from application.notifications import Notification, NotificationType, Notifier, 
 from application.ports import Claim, Clock, Leases, Progress, StageAbandoned, StepContext
 from application.stages import StageRunner
 from domain.errors import InvalidTransition, StaleFence
-from domain.status import TaskStatus
+from domain.status import SETTLED, TaskStatus
 from domain.task import Task
 from domain.values import FailureInfo, FailureType
 
@@ -102,16 +102,19 @@ class TaskWorker:
 
     def work(self, claim: Claim) -> None:
         """Work on the claimed task until it reaches a boundary it stops at; then let go."""
+        settled = False
         try:
             task = self._save(self.app.get_task(claim.task_id), claim, self._start)
             if task is not None and claim.takeover:
                 message = f"taken over by {self.owner}"
                 self._notify(task, NotificationType.TAKEOVER, Severity.WARNING, message)
             while task is not None and not self.claims.is_lost(claim):
+                settled = task.status in SETTLED
                 task = self._step(task, claim)
         finally:
             self.claims.forget(claim)
-            self.leases.release(claim, self.owner)
+            if not settled:  # a settling save clears the lease in its own transaction
+                self.leases.release(claim, self.owner)
 
     def _step(self, task: Task, claim: Claim) -> Task | None:
         try:
