@@ -21,6 +21,11 @@ from application.ports import Claim, Progress
 
 CLAIM_LOCK = 0x5357_4954_4348  # "SWITCH": the advisory lock every claim takes
 
+_NO_FLUSH = "SET LOCAL synchronous_commit = off"
+"""Lease writes need not wait for the disk: a lease is a liveness hint, and the task's
+next event (a durable commit) flushes it anyway. A database crash that loses one only
+makes the task claimable again, and the fence on the Task's events still only grows."""
+
 _CLAIM = """
 SELECT t.task_id, t.lease_owner IS NOT NULL AS takeover
 FROM {schema}.{tasks} t
@@ -82,6 +87,7 @@ class PostgresLeases:
     def claim(self, owner: str, ttl_seconds: float) -> Claim | None:
         """Take the next runnable task (see the `Leases` port), or None."""
         with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_NO_FLUSH)
             curs.execute("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK,))
             curs.execute(self._claim)
             row = curs.fetchone()
@@ -97,6 +103,7 @@ class PostgresLeases:
     def renew(self, claim: Claim, owner: str, ttl_seconds: float, progress: Progress) -> bool:
         """Extend our lease and store the progress; False if the lease is no longer ours."""
         with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_NO_FLUSH)
             curs.execute(
                 self._renew,
                 {
@@ -113,6 +120,7 @@ class PostgresLeases:
     def release(self, claim: Claim, owner: str) -> None:
         """Give the task back and wake the other schedulers."""
         with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_NO_FLUSH)
             curs.execute(
                 self._release, {"task_id": claim.task_id, "fence": claim.fence, "owner": owner}
             )
