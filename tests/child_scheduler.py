@@ -4,6 +4,10 @@ Run as `python -m tests.child_scheduler` with:
   SWITCHYARD_TEST_STORE_ENV  the event-store env (JSON)
   SWITCHYARD_TEST_LOG        a file; each stage start and end is appended as a line
   SWITCHYARD_TEST_SLOW       the stage that sleeps, and for how long ("Two:3")
+  SWITCHYARD_TEST_GRACE      seconds a stop waits for running stages (default 10)
+
+It stops on SIGTERM the way `switchyard scheduler` does: exit 0 once every running stage
+finished, or 3 as soon as the grace period runs out (its workers are daemon threads).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -51,18 +56,26 @@ class SlowProbe:
 
 
 def main() -> None:
-    """Run a scheduler until SIGTERM."""
+    """Run a scheduler until SIGTERM, then exit as the scheduler role does."""
     logging.basicConfig(level=logging.INFO, format="%(process)d %(name)s %(message)s")
     env = json.loads(os.environ["SWITCHYARD_TEST_STORE_ENV"])
     app = bootstrap(Settings(database_url=None), env=env, stage_factory=probe_factory())
     probe = SlowProbe(os.environ["SWITCHYARD_TEST_LOG"], os.environ.get("SWITCHYARD_TEST_SLOW", ""))
     config = SchedulerConfig(
-        workers=4, lease_seconds=2.0, heartbeat_seconds=0.3, poll_seconds=0.2, grace_seconds=5
+        workers=4,
+        lease_seconds=2.0,
+        heartbeat_seconds=0.3,
+        poll_seconds=0.2,
+        grace_seconds=float(os.environ.get("SWITCHYARD_TEST_GRACE", "10")),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    build_scheduler(app, {"probe": probe}, config, stop).run()
-    app.close()
+    try:
+        drained = build_scheduler(app, {"probe": probe}, config, stop).run()
+    finally:
+        app.close()
+    if not drained:
+        sys.exit(3)
 
 
 if __name__ == "__main__":
