@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from adapters import embedded_postgres
+from adapters.embedded_kafka import start_kafka
 from adapters.embedded_redis import start_redis
 from adapters.leases import PostgresLeases
 from adapters.notifiers import (
@@ -160,3 +161,16 @@ def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[s
         stack.callback(client.close)
         http = stack.enter_context(httpx.Client(timeout=settings.call_timeout_seconds))
         yield build_executors(client, http, sleep=stop_aware_sleep(stop))
+
+
+@contextmanager
+def kafka_servers(settings: Settings) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS, or a private memory-only broker's address (stopped after)."""
+    if settings.kafka_bootstrap_servers:
+        yield settings.kafka_bootstrap_servers
+        return
+    with start_kafka(settings.data_dir / "kafka") as broker:
+        log.info(
+            "no KAFKA_BOOTSTRAP_SERVERS: started a private broker at %s", broker.bootstrap_servers
+        )
+        yield broker.bootstrap_servers

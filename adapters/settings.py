@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     notify_limit: int = Field(default=10, ge=1)
     notify_window_seconds: float = Field(default=60.0, gt=0)
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "SWITCHYARD_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    kafka_topic: str = "switchyard.events"
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_linger_ms: int = Field(default=5, ge=0)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_standby_seconds: float = Field(default=2.0, gt=0)
+    relay_max_backoff_seconds: float = Field(default=30.0, gt=0)
 
     def health_check_layer(self) -> dict[str, Any]:
         """The application-level health-check settings, in plan-request spelling."""

@@ -26,6 +26,7 @@ app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")
 app.command("dev")(roles.dev)
 app.command("scheduler")(roles.scheduler)
+app.command("relay")(roles.relay)
 app.command("demo")(demo.demo)
 
 

