@@ -119,7 +119,7 @@ class TaskWorker:
     def _step(self, task: Task, claim: Claim) -> Task | None:
         try:
             if task.status == TaskStatus.RUNNING and task.current_stage is not None:
-                return self._run_stage(task, claim)
+                return self._run_stage(task, claim, task.current_stage)
             if task.status == TaskStatus.ROLLING_BACK and task.completed and not self.stopping():
                 return self._undo_stage(task, claim)
         except StageAbandoned:
@@ -135,9 +135,7 @@ class TaskWorker:
         if ready and task.next_stage is not None and not self.stopping():
             task.begin_stage(claim.fence)
 
-    def _run_stage(self, task: Task, claim: Claim) -> Task | None:
-        index = task.current_stage
-        assert index is not None  # _step checked it
+    def _run_stage(self, task: Task, claim: Claim, index: int) -> Task | None:
         stage = task.stages[index]
         self.claims.report(claim, Progress(stage.name, len(task.completed), task.total_stages))
         run = self.stages.run(stage, self._context(task, claim))
