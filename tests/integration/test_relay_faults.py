@@ -1,0 +1,88 @@
+"""Relay faults: a relay killed mid-publish loses nothing; only its unrecorded tail repeats."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from adapters.relay import RelayConfig
+from adapters.relay_store import POSITION_TABLE
+from application.app import Switchyard
+from tests.relays import assert_complete_and_ordered, caught_up, consume, running, stored_events
+from tests.scenarios import plan_request, run_stages
+from tests.schedulers import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def recorded_position(database_url: str, schema: str) -> int:
+    """The relay's recorded position (0 before the first)."""
+    query = sql.SQL("SELECT position FROM {} WHERE id = 1").format(
+        sql.Identifier(schema, POSITION_TABLE)
+    )
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(query).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return 0 if row is None else int(row[0])
+
+
+def many_events(app: Switchyard, tenants: int) -> None:
+    """A plan of `tenants` tasks, each run through three stages."""
+    created = app.create_plan(plan_request(*(f"k{i:03}" for i in range(tenants))), actor="ci")
+    for task_id in created.task_ids:
+        run_stages(app, task_id, 3)
+
+
+def test_a_relay_killed_mid_publish_loses_nothing_and_duplicates_only_its_unrecorded_tail(
+    pg_app: Switchyard,
+    pg_env: dict[str, str],
+    config: RelayConfig,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    many_events(pg_app, 150)
+    last = pg_app.recorder.max_notification_id() or 0
+    schema = pg_env["POSTGRES_SCHEMA"]
+    env = {
+        **os.environ,
+        "SWITCHYARD_TEST_STORE_ENV": json.dumps(pg_env),
+        "SWITCHYARD_TEST_KAFKA": config.bootstrap_servers,
+        "SWITCHYARD_TEST_TOPIC": config.topic,
+    }
+    with open(tmp_path / "relay.out", "wb") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.child_relay"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: recorded_position(database_url, schema) > 0, 30, "the relay publishing")
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    at_kill = recorded_position(database_url, schema)
+    assert 0 < at_kill < last, "the kill did not land mid-publish; make the plan bigger"
+    with running(pg_env, config) as relay:
+        wait_until(lambda: caught_up(relay, pg_app), 60, "the second relay caught up")
+    stored = stored_events(pg_app)
+    messages = consume(config, len(stored), timeout=60)
+    assert_complete_and_ordered(messages, pg_app)  # no lost write, nothing out of order
+    seen: dict[tuple[str, int], int] = {}
+    for message in messages:
+        seen[message.event] = seen.get(message.event, 0) + 1
+    duplicated = [int(m.headers["ce_sequence"]) for m in messages if seen[m.event] > 1]
+    assert all(sequence > at_kill for sequence in duplicated), "a duplicate of a recorded batch"

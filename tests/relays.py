@@ -1,0 +1,123 @@
+"""Helpers for relay tests: run relays, read the topic back, check it against the store."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+
+from adapters.bootstrap import bootstrap
+from adapters.relay import Relay, RelayConfig, build_relay
+from adapters.settings import Settings
+from application.app import Switchyard
+from tests.scenarios import plan_request, run_stages
+
+TENANTS = 30
+"""Tenants in the test plan: with their stages, several hundred events."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One consumed message: where it was, and its CloudEvents headers as text."""
+
+    partition: int
+    offset: int
+    headers: dict[str, str]
+
+    @property
+    def event(self) -> tuple[str, int]:
+        """The (aggregate id, version) it carries: the dedup key."""
+        return self.headers["ce_aggregateid"], int(self.headers["ce_aggregateversion"])
+
+
+@contextmanager
+def running(
+    pg_env: dict[str, str], config: RelayConfig, start_from: int | None = None
+) -> Iterator[Relay]:
+    """A relay on its own application (as in its own process), in a thread until exit."""
+    app = bootstrap(Settings(database_url=None), env=pg_env)
+    stop = threading.Event()
+    relay = build_relay(app.recorder, app.mapper.transcoder, config, stop, start_from)
+    thread = threading.Thread(target=relay.run, name="relay")
+    thread.start()
+    try:
+        yield relay
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        app.close()
+        assert not thread.is_alive(), "the relay did not stop"
+
+
+def write_events(app: Switchyard) -> None:
+    """A plan of TENANTS tasks, and a worker completing three stages of each."""
+    created = app.create_plan(plan_request(*(f"t{i:02}" for i in range(TENANTS))), actor="alice")
+    for task_id in created.task_ids:
+        run_stages(app, task_id, 3)
+
+
+def caught_up(relay: Relay, app: Switchyard) -> bool:
+    """Whether the relay has published up to the last stored event."""
+    return relay.position == (app.recorder.max_notification_id() or 0)
+
+
+def consume(config: RelayConfig, count: int, timeout: float = 30.0) -> list[Message]:
+    """The topic's messages from the beginning, until `count` have come (or the deadline)."""
+
+    async def read() -> list[Message]:
+        consumer = AIOKafkaConsumer(
+            config.topic,
+            bootstrap_servers=config.bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list[Message] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(found) < count and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    found.extend(
+                        Message(r.partition, r.offset, {k: v.decode() for k, v in r.headers})
+                        for r in records
+                    )
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(read())
+
+
+def stored_events(app: Switchyard) -> list[tuple[str, int, int]]:
+    """Every stored event as (aggregate id, version, notification id), in log order."""
+    notifications = app.recorder.select_notifications(0, 100_000, inclusive_of_start=False)
+    return [(str(n.originator_id), n.originator_version, n.id) for n in notifications]
+
+
+def assert_complete_and_ordered(messages: list[Message], app: Switchyard) -> None:
+    """One message per stored event after dedup; versions and sequences in order."""
+    stored = stored_events(app)
+    firsts: dict[tuple[str, int], Message] = {}
+    for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        firsts.setdefault(message.event, message)
+    assert sorted(firsts) == sorted((a, v) for a, v, _ in stored)
+    for message in firsts.values():
+        stored_id = next(i for a, v, i in stored if (a, v) == message.event)
+        assert int(message.headers["ce_sequence"]) == stored_id
+    by_partition: dict[int, list[Message]] = {}
+    for message in sorted(firsts.values(), key=lambda m: (m.partition, m.offset)):
+        by_partition.setdefault(message.partition, []).append(message)
+    for partition in by_partition.values():
+        sequences = [m.headers["ce_sequence"] for m in partition]
+        assert sequences == sorted(sequences) and len(set(sequences)) == len(sequences)
+        versions: dict[str, int] = {}
+        for message in partition:
+            aggregate, version = message.event
+            assert version > versions.get(aggregate, 0)
+            versions[aggregate] = version
