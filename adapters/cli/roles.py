@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -75,18 +77,42 @@ def relay(start_from: FromOption = None) -> None:
         app.close()
 
 
+RELAY_JOIN_SECONDS = 30.0
+"""How long `dev` waits for its relay thread to finish its batch once stopping."""
+
+
+@contextmanager
+def _relay_thread(settings: Settings, servers: str, stop: threading.Event) -> Iterator[None]:
+    """The relay on a daemon thread while the block runs; stopped with `stop` after it."""
+    app = bootstrap(settings)
+    config = RelayConfig.from_settings(settings, servers)
+    relay = build_relay(app.recorder, app.mapper.transcoder, config, stop)
+    thread = threading.Thread(target=relay.run, name="relay", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()  # the scheduler may have ended on its own: the relay must end too
+        thread.join(timeout=RELAY_JOIN_SECONDS)
+        app.close()
+
+
 def dev() -> None:
-    """Run switchyard on its embedded defaults until Ctrl-C: the database and a scheduler."""
+    """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler and relay."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
     url = database_url(settings)
-    console.print(f"event store: [bold]{url}[/]", highlight=False)
-    console.print(
-        "scheduler running. In another shell: switchyard plan create examples/plan.yaml; "
-        "switchyard task show --tenant acme. Ctrl-C stops.",
-        highlight=False,
-    )
-    drained = _run_scheduler(settings, stop_on_signals())
+    stop = stop_on_signals()
+    with kafka_servers(settings) as servers, _relay_thread(settings, servers, stop):
+        console.print(f"event store: [bold]{url}[/]", highlight=False)
+        console.print(f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})", highlight=False)
+        console.print(
+            "scheduler and relay running. In another shell: "
+            "switchyard plan create examples/plan.yaml; switchyard task show --tenant acme; "
+            "switchyard tail. Ctrl-C stops.",
+            highlight=False,
+        )
+        drained = _run_scheduler(settings, stop)
     console.print(
         "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
         highlight=False,
