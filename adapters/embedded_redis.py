@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import redis
+
+from adapters.child_servers import ChildServer, free_port, log_tail
 
 START_TIMEOUT_SECONDS = 10.0
 """How long the server may take to answer PING before the start counts as failed."""
@@ -30,32 +30,10 @@ class RedisStartError(RuntimeError):
 
 
 @dataclass
-class EmbeddedRedis:
+class EmbeddedRedis(ChildServer):
     """A running private redis-server: its URL, and how to stop it."""
 
     url: str
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        """Stop the server and wait for it to exit (no-op if it has)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=START_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> EmbeddedRedis:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def redis_server_binary() -> Path | None:
@@ -80,7 +58,7 @@ def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "redis.log"
     for _ in range(PORT_TRIES):
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             _command(binary, port, data_dir, log),
             stdin=subprocess.DEVNULL,
@@ -94,9 +72,9 @@ def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
         if _answers(server, timeout):
             return server
         server.stop()
-        if "already in use" not in _tail(log):
+        if "already in use" not in log_tail(log):
             break
-    raise RedisStartError(f"redis-server ({binary}) did not start; its log says:\n{_tail(log)}")
+    raise RedisStartError(f"redis-server ({binary}) did not start; its log says:\n{log_tail(log)}")
 
 
 def _command(binary: Path, port: int, data_dir: Path, log: Path) -> list[str]:
@@ -105,12 +83,6 @@ def _command(binary: Path, port: int, data_dir: Path, log: Path) -> list[str]:
         *(str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir)),
         *("--save", "", "--appendonly", "no", "--logfile", str(log)),
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(server: EmbeddedRedis, timeout: float) -> bool:
@@ -130,9 +102,3 @@ def _answers(server: EmbeddedRedis, timeout: float) -> bool:
         return False
     finally:
         client.close()
-
-
-def _tail(log: Path, lines: int = 20) -> str:
-    if not log.exists():
-        return "(no log)"
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
