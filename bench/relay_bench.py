@@ -1,0 +1,329 @@
+"""Relay benchmark: throughput to the broker against a bare producer, and commit-to-ack latency.
+
+Writes N events to a fresh event store (plans of blue-green-gateway tenants), then:
+
+- relay throughput: a relay (in a thread, as `switchyard relay` runs it) publishes
+  the whole log from position 0 to a fresh topic; the clock runs from the relay's
+  start (lock, topic check, producer connect included) until its position reaches
+  the last notification id;
+- bare producer: the same notifications, turned into the same records (key,
+  value, headers, by `to_record`) before the clock starts, sent by a bare
+  AIOKafkaProducer with the same settings (acks=all, no idempotence, same
+  linger) and the same batching (send a batch, await its acknowledgements) to
+  another fresh topic on the same broker; the clock includes the producer's start.
+  The relay/bare ratio should be at least 0.8. The time reading the log and running
+  `to_record` over it takes (the relay spends it inside its clock) is printed too;
+- latency at steady load: with the relay caught up, a writer creates small plans
+  (2 tenants: 9 events a save) paced at R events/s for D seconds (pausing and
+  resuming tasks, 1-2 events a save, cannot reach 500 events/s on a small machine);
+  each event's commit time is taken right after its save returns. A watcher thread reads the
+  relay's `position` every millisecond and notes when it changes; an event counts
+  as acknowledged when the position first reaches its notification id. The relay
+  sets its position after the broker acknowledged the batch and the position was
+  written to PostgreSQL, so this overstates commit-to-ack by that one write (and
+  by up to the 1 ms poll). Writer, relay and watcher share one process (and its
+  GIL). p99 should stay under 100 ms at 500 events/s.
+
+    python bench/relay_bench.py --events 100000 --seconds 10
+
+Uses DATABASE_URL if set, else a throwaway embedded PostgreSQL; KAFKA_BOOTSTRAP_SERVERS
+if set, else a throwaway embedded (memory-only) tansu broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from scheduler_bench import fresh_database, server
+
+POLL_SECONDS = 0.001
+"""How often the relay's position is read while timing it."""
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS, or a throwaway embedded tansu broker."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    from adapters.embedded_kafka import start_kafka
+
+    folder = Path(tempfile.mkdtemp(prefix="switchyard-bench-kafka-"))
+    try:
+        with start_kafka(folder) as embedded:
+            yield embedded.bootstrap_servers
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_topics(bootstrap_servers: str, names: list[str], partitions: int) -> None:
+    """Create the given topics on the broker."""
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+
+
+def plan_request(name: str, tenants: int) -> dict[str, Any]:
+    """A plan of `tenants` new blue-green-gateway tenants (their ids start with the name)."""
+    return {
+        "name": name,
+        "maxConcurrency": 50,
+        "tenants": [
+            {
+                "tenantId": f"{name}-t{i:05d}",
+                "serviceType": "blue-green-gateway",
+                "targetVersion": "2.5.0",
+                "endpoints": ["127.0.0.1:1"],
+            }
+            for i in range(tenants)
+        ],
+    }
+
+
+def write_backlog(app: Any, events: int, tenants: int) -> int:
+    """Create plans of `tenants` tenants until `events` events are stored; the last id."""
+    last, plan = app.recorder.max_notification_id() or 0, 0
+    while last < events:
+        last = app.create_plan(plan_request(f"backlog{plan:04d}", tenants), "bench").sequence
+        plan += 1
+    return last
+
+
+@contextmanager
+def running_relay(url: str, config: Any) -> Iterator[Any]:
+    """A relay on its own application, running in a thread until exit."""
+    from adapters.bootstrap import bootstrap
+    from adapters.relay import build_relay
+    from adapters.settings import Settings
+
+    app = bootstrap(Settings(database_url=url))
+    stop = threading.Event()
+    relay = build_relay(app.recorder, app.mapper.transcoder, config, stop)
+    thread = threading.Thread(target=relay.run, name="relay")
+    thread.start()
+    try:
+        yield relay
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        app.close()
+
+
+def wait_for(relay: Any, position: int, timeout: float) -> float:
+    """Poll the relay's position until it reaches `position`; the monotonic time it did."""
+    deadline = time.monotonic() + timeout
+    while relay.position < position:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the relay stalled at {relay.position} of {position}")
+        time.sleep(POLL_SECONDS)
+    return time.monotonic()
+
+
+def stored_records(app: Any, last: int) -> list[Any]:
+    """Every stored event up to `last` as the relay's Kafka record."""
+    from adapters.cloudevents_format import to_record
+
+    records, position = [], 0
+    while position < last:
+        page = app.recorder.select_notifications(position, 10_000, inclusive_of_start=False)
+        records.extend(to_record(n, app.mapper.transcoder) for n in page)
+        position = page[-1].id
+    return records
+
+
+def bare_seconds(config: Any, topic: str, records: list[Any]) -> float:
+    """Seconds a bare producer takes to send `records`, a batch at a time, all acknowledged."""
+
+    async def send() -> float:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=config.bootstrap_servers,
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=config.linger_ms,
+            request_timeout_ms=config.request_timeout_ms,
+        )
+        started = time.monotonic()
+        await producer.start()
+        try:
+            for first in range(0, len(records), config.batch_size):
+                futures = [
+                    await producer.send(topic, r.value, key=r.key, headers=r.headers)
+                    for r in records[first : first + config.batch_size]
+                ]
+                for result in await asyncio.gather(*futures, return_exceptions=True):
+                    if isinstance(result, BaseException):
+                        raise result
+            return time.monotonic() - started
+        finally:
+            await producer.stop()
+
+    return asyncio.run(send())
+
+
+def write_paced(app: Any, tenants: int, rate: float, seconds: float) -> dict[int, float]:
+    """Create small plans at `rate` events/s for `seconds`; each event's id and commit time."""
+    commits: dict[int, float] = {}
+    last = app.recorder.max_notification_id() or 0
+    started = time.monotonic()
+    for plan in itertools.count():
+        now = time.monotonic()
+        if now - started >= seconds:
+            break
+        due = started + len(commits) / rate
+        if due > now:
+            time.sleep(due - now)
+        sequence = app.create_plan(plan_request(f"load{plan:05d}", tenants), "bench").sequence
+        committed = time.monotonic()
+        for notification_id in range(last + 1, sequence + 1):
+            commits[notification_id] = committed
+        last = sequence
+    return commits
+
+
+def latencies_ms(
+    relay: Any, app: Any, tenants: int, rate: float, seconds: float
+) -> tuple[list[float], float]:
+    """Commit-to-ack latencies (ms) of events written at `rate`; and the rate achieved."""
+    changes: list[tuple[float, int]] = [(time.monotonic(), relay.position)]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            position = relay.position
+            if position != changes[-1][1]:
+                changes.append((time.monotonic(), position))
+            time.sleep(POLL_SECONDS)
+
+    watcher = threading.Thread(target=watch, name="watcher")
+    watcher.start()
+    started = time.monotonic()
+    commits = write_paced(app, tenants, rate, seconds)
+    achieved = len(commits) / (time.monotonic() - started)
+    try:
+        wait_for(relay, max(commits), timeout=60)
+        time.sleep(10 * POLL_SECONDS)
+    finally:
+        done.set()
+        watcher.join()
+    positions = [position for _, position in changes]
+    return [
+        max(0.0, changes[bisect.bisect_left(positions, i)][0] - t) * 1000
+        for i, t in commits.items()
+    ], achieved
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which `fraction` of the values lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run the benchmark and print its figures."""
+    from adapters.bootstrap import bootstrap
+    from adapters.relay import RelayConfig
+    from adapters.settings import Settings
+
+    with server() as base_url, broker() as bootstrap_servers:
+        url = fresh_database(base_url)
+        app = bootstrap(Settings(database_url=url))
+        try:
+            started = time.monotonic()
+            last = write_backlog(app, args.events, args.tenants)
+            print(f"events stored            {last:8d}  in {time.monotonic() - started:.1f} s")
+            suffix = uuid.uuid4().hex[:8]
+            config = RelayConfig(
+                bootstrap_servers=bootstrap_servers,
+                topic=f"switchyard.bench.relay.{suffix}",
+                partitions=args.partitions,
+                batch_size=args.batch_size,
+                linger_ms=args.linger_ms,
+            )
+            bare_topic = f"switchyard.bench.bare.{suffix}"
+            create_topics(bootstrap_servers, [config.topic, bare_topic], args.partitions)
+            with running_relay(url, config) as relay:
+                relay_started = time.monotonic()
+                relay_seconds = wait_for(relay, last, timeout=args.timeout) - relay_started
+                building = time.monotonic()
+                records = stored_records(app, last)
+                building = time.monotonic() - building
+                bare = bare_seconds(config, bare_topic, records)
+                waits, achieved = latencies_ms(
+                    relay, app, args.load_tenants, args.rate, args.seconds
+                )
+        finally:
+            app.close()
+    report(args, last, (relay_seconds, bare, building), records, waits, achieved)
+
+
+def report(
+    args: argparse.Namespace,
+    events: int,
+    seconds: tuple[float, float, float],
+    records: list[Any],
+    waits: list[float],
+    achieved: float,
+) -> None:
+    """Print the figures."""
+    size = statistics.mean(
+        len(r.key) + len(r.value) + sum(len(k) + len(v) for k, v in r.headers) for r in records
+    )
+    relay_seconds, bare, building = seconds
+    relay_rate, bare_rate = events / relay_seconds, len(records) / bare
+    print(
+        f"events={events} batch_size={args.batch_size} linger_ms={args.linger_ms} "
+        f"partitions={args.partitions} mean message {size:.0f} B (key+value+headers)"
+    )
+    print(f"relay                    {relay_rate:8.0f} events/s  ({relay_seconds:.2f} s)")
+    print(f"bare producer            {bare_rate:8.0f} events/s  ({bare:.2f} s)")
+    print(f"read + to_record alone   {len(records) / building:8.0f} events/s  ({building:.2f} s)")
+    print(f"ratio relay/bare         {relay_rate / bare_rate:8.2f}  (target >= 0.8)")
+    print(
+        f"steady load              {achieved:8.0f} events/s for {args.seconds:g} s "
+        f"(plans of {args.load_tenants} tenants)"
+    )
+    print(f"commit -> ack p50        {statistics.median(waits):8.1f} ms  ({len(waits)} events)")
+    print(f"commit -> ack p99        {percentile(waits, 0.99):8.1f} ms  (target < 100)")
+    print(f"commit -> ack max        {max(waits):8.1f} ms")
+
+
+def main() -> None:
+    """Parse the arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--tenants", type=int, default=1000, help="per plan of the backlog")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--linger-ms", type=int, default=5)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=500, help="events/s of the steady load")
+    parser.add_argument("--seconds", type=float, default=10, help="of the steady load")
+    parser.add_argument("--load-tenants", type=int, default=2, help="per plan of the steady load")
+    parser.add_argument("--timeout", type=float, default=600)
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
