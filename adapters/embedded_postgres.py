@@ -7,7 +7,10 @@ switchyard: the next start finds it running (or starts it on the same data).
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +22,17 @@ def _pgserver() -> ModuleType:
         import pgserver
 
     return pgserver
+
+
+@contextmanager
+def throwaway_server(prefix: str) -> Iterator[str]:
+    """A private PostgreSQL in a new temporary folder, deleted with it on exit; its URL."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server = _pgserver().get_server(folder / "pgdata", cleanup_mode="delete")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
 
 
 def pgdata_dir(data_dir: Path) -> Path:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -229,3 +230,17 @@ def build_relay(
     if not isinstance(recorder, PostgresApplicationRecorder):
         raise TypeError("the relay needs the PostgreSQL event store")
     return Relay(recorder, transcoder, config, stop, start_from)
+
+
+@contextmanager
+def running_in_thread(
+    relay: Relay, stop: threading.Event, join_seconds: float, daemon: bool = False
+) -> Iterator[threading.Thread]:
+    """Run the relay on a thread while the block runs; then set `stop` and join it."""
+    thread = threading.Thread(target=relay.run, name="relay", daemon=daemon)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=join_seconds)

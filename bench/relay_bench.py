@@ -116,19 +116,16 @@ def write_backlog(app: Any, events: int, tenants: int) -> int:
 def running_relay(url: str, config: Any) -> Iterator[Any]:
     """A relay on its own application, running in a thread until exit."""
     from adapters.bootstrap import bootstrap
-    from adapters.relay import build_relay
+    from adapters.relay import build_relay, running_in_thread
     from adapters.settings import Settings
 
     app = bootstrap(Settings(database_url=url))
     stop = threading.Event()
     relay = build_relay(app.recorder, app.mapper.transcoder, config, stop)
-    thread = threading.Thread(target=relay.run, name="relay")
-    thread.start()
     try:
-        yield relay
+        with running_in_thread(relay, stop, join_seconds=60):
+            yield relay
     finally:
-        stop.set()
-        thread.join(timeout=60)
         app.close()
 
 

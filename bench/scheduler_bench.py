@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,15 +38,10 @@ def server() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-    folder = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
-    pg = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
-    try:
-        yield pg.get_uri()
-    finally:
-        pg.cleanup()
+    from adapters.embedded_postgres import throwaway_server
+
+    with throwaway_server("switchyard-bench-") as url:
+        yield url
 
 
 def fresh_database(url: str) -> str:

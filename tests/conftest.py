@@ -10,15 +10,14 @@ its own schema, so tests never see each other's events.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from adapters.bootstrap import bootstrap
+from adapters.embedded_postgres import throwaway_server
 from adapters.embedded_redis import start_redis
 from adapters.persistence import event_store_env
 from adapters.settings import Settings
@@ -36,21 +35,6 @@ def memory_app() -> Iterator[Switchyard]:
     app.close()
 
 
-def _embedded_server_url() -> Iterator[str]:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    folder = Path(tempfile.mkdtemp(prefix="switchyard-test-pg-"))
-    server = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-
-
 def _container_url() -> Iterator[str]:
     from testcontainers.postgres import PostgresContainer
 
@@ -66,7 +50,8 @@ def database_url() -> Iterator[str]:
     elif os.environ.get("SWITCHYARD_TEST_DOCKER") == "1":
         yield from _container_url()
     else:
-        yield from _embedded_server_url()
+        with throwaway_server("switchyard-test-pg-") as url:
+            yield url
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from adapters.bootstrap import bootstrap
-from adapters.relay import Relay, RelayConfig, build_relay
+from adapters.relay import Relay, RelayConfig, build_relay, running_in_thread
 from adapters.settings import Settings
 from application.app import Switchyard
 from tests.scenarios import plan_request, run_stages
@@ -43,15 +43,12 @@ def running(
     app = bootstrap(Settings(database_url=None), env=pg_env)
     stop = threading.Event()
     relay = build_relay(app.recorder, app.mapper.transcoder, config, stop, start_from)
-    thread = threading.Thread(target=relay.run, name="relay")
-    thread.start()
     try:
-        yield relay
+        with running_in_thread(relay, stop, join_seconds=30) as thread:
+            yield relay
     finally:
-        stop.set()
-        thread.join(timeout=30)
         app.close()
-        assert not thread.is_alive(), "the relay did not stop"
+    assert not thread.is_alive(), "the relay did not stop"
 
 
 def write_events(app: Switchyard) -> None:

@@ -20,7 +20,7 @@ from adapters.bootstrap import (
     step_executors,
 )
 from adapters.cli.output import console
-from adapters.relay import RelayConfig, build_relay
+from adapters.relay import RelayConfig, build_relay, running_in_thread
 from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,13 +87,11 @@ def _relay_thread(settings: Settings, servers: str, stop: threading.Event) -> It
     app = bootstrap(settings)
     config = RelayConfig.from_settings(settings, servers)
     relay = build_relay(app.recorder, app.mapper.transcoder, config, stop)
-    thread = threading.Thread(target=relay.run, name="relay", daemon=True)
-    thread.start()
+    # On exit `stop` is set: the scheduler may have ended on its own; the relay must end too.
     try:
-        yield
+        with running_in_thread(relay, stop, RELAY_JOIN_SECONDS, daemon=True):
+            yield
     finally:
-        stop.set()  # the scheduler may have ended on its own: the relay must end too
-        thread.join(timeout=RELAY_JOIN_SECONDS)
         app.close()
 
 
