@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
@@ -26,20 +26,12 @@ from adapters.steps.errors import ERROR_TABLE, map_step_error
 from adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver, StaticResolver
 from application.ports import StepContext, StepExecutor, StepFailed
 from domain.values import FailureType, StepDefinition
+from tests.schedulers import wait_until
 
 pytestmark = pytest.mark.integration
 
 DEADLINE = 10.0
 """Seconds before an awaited condition counts as unseen."""
-
-
-def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Poll until the condition holds; fail (unseen) past the deadline."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"unseen within {DEADLINE}s: {what}")
-        time.sleep(0.01)
 
 
 # -- fixtures -------------------------------------------------------------------
@@ -354,7 +346,7 @@ def test_health_check_fails_after_max_attempts_when_an_instance_is_stuck(
 ) -> None:
     stuck, *switching = fleet.add_tenant(tenant, instances=3, stuck=1)
     broadcast(executors, channel, context)
-    eventually(lambda: fleet.versions(tenant).count("2.0.0") == 2, "two instances switch")
+    wait_until(lambda: fleet.versions(tenant).count("2.0.0") == 2, DEADLINE, "two instances switch")
 
     with pytest.raises(StepFailed) as failure:
         executors["health-check"].run(health([stuck, *switching], maxAttempts=4), context)
@@ -584,11 +576,11 @@ def test_fleet_switches_on_broadcast_and_back_on_a_rollback_to_no_version(
     fleet.add_tenant(f"{tenant}-b", instances=1)
 
     client.publish(channel, json.dumps({"tenantId": tenant, "version": "2.0.0"}))
-    eventually(lambda: fleet.versions(tenant) == ["2.0.0"] * 2, "the tenant switches")
+    wait_until(lambda: fleet.versions(tenant) == ["2.0.0"] * 2, DEADLINE, "the tenant switches")
     assert fleet.versions(f"{tenant}-b") == ["1.0.0"]
 
     client.publish(channel, json.dumps({"tenantId": tenant, "version": None}))
-    eventually(lambda: fleet.versions(tenant) == ["1.0.0"] * 2, "the tenant rolls back")
+    wait_until(lambda: fleet.versions(tenant) == ["1.0.0"] * 2, DEADLINE, "the tenant rolls back")
 
 
 def test_fleet_serves_hundreds_of_instances(
@@ -600,7 +592,7 @@ def test_fleet_serves_hundreds_of_instances(
 ) -> None:
     endpoints = fleet.add_tenant(tenant, instances=300)
     broadcast(executors, channel, context)
-    eventually(lambda: set(fleet.versions(tenant)) == {"2.0.0"}, "all 300 switch")
+    wait_until(lambda: set(fleet.versions(tenant)) == {"2.0.0"}, DEADLINE, "all 300 switch")
 
     result = executors["health-check"].run(health(endpoints, maxAttempts=1), context)
 
