@@ -27,6 +27,7 @@ class Plan(Aggregate):
         idempotency_key: str | None,
         fingerprint: str,
     ) -> None:
+        """Record a new plan: its tasks in FIFO order, its concurrency limit, who asked."""
         self.name = name
         self.max_concurrency = max_concurrency
         self.task_ids = tuple(task_ids)

@@ -34,6 +34,7 @@ class Task(Aggregate):
         stages: Sequence[StageDefinition],
         actor: str,
     ) -> None:
+        """Record a new task: one tenant's switch in a plan and the stages it will run."""
         self.plan_id = plan_id
         self.tenant_id = tenant_id
         self.position = position
@@ -217,32 +218,38 @@ class Task(Aggregate):
 
     @event("Queued")
     def _queued(self, actor: str) -> None:
+        """Record that the task became eligible for the scheduler."""
         self.status = TaskStatus.QUEUED
 
     @event("PauseRequested")
     def _pause_requested(self, actor: str, reason: str | None) -> None:
+        """Record that someone asked the task to pause at its next stage boundary."""
         self.pause_requested = True
         self.message = reason or f"pause requested by {actor}"
 
     @event("Paused")
     def _paused(self, last_stage: str | None) -> None:
+        """Record that the task stopped at a stage boundary (`last_stage`: the last one done)."""
         self.status = TaskStatus.PAUSED
         self.pause_requested = False
         self.owner = None
 
     @event("Resumed")
     def _resumed(self, actor: str, reason: str | None) -> None:
+        """Record that someone put the paused task back in the queue."""
         self.status = TaskStatus.QUEUED
         self.message = reason or f"resumed by {actor}"
 
     @event("CancelRequested")
     def _cancel_requested(self, actor: str, reason: str | None) -> None:
+        """Record that someone asked the task to stop for good at its next stage boundary."""
         self.cancel_requested = True
         self.cancel_requested_by = actor
         self.message = reason or f"cancel requested by {actor}"
 
     @event("Cancelled")
     def _cancelled(self, cancelled_by: str, last_stage: str | None) -> None:
+        """Record that the task stopped for good (`last_stage`: the last one done)."""
         self.status = TaskStatus.CANCELLED
         self.cancel_requested = False
         self.pause_requested = False
@@ -252,6 +259,7 @@ class Task(Aggregate):
     def _retry_started(
         self, actor: str, from_checkpoint: bool, attempt: int, reason: str | None
     ) -> None:
+        """Record that someone asked for another attempt, from the checkpoint or from scratch."""
         self.status = TaskStatus.QUEUED
         self.attempt = attempt
         self.started_at = None
@@ -263,19 +271,22 @@ class Task(Aggregate):
 
     @event("ProgressReported")
     def _progress_reported(self, completed_stages: list[str], total_stages: int) -> None:
-        pass
+        """Record which completed stages a retry from the checkpoint keeps."""
 
     @event("RollingBack")
     def _rolling_back(self, actor: str, reason: str | None, stages_to_rollback: list[str]) -> None:
+        """Record that someone asked to undo the completed stages, newest first."""
         self.status = TaskStatus.ROLLING_BACK
         self.message = reason or f"rollback by {actor}"
 
     @event("StageRolledBack")
     def _stage_rolled_back(self, index: int, stage_name: str, fence: int) -> None:
+        """Record that the undo of a completed stage succeeded."""
         self.completed = self.completed[:-1]
 
     @event("RolledBack")
     def _rolled_back(self, reason: str | None) -> None:
+        """Record that every completed stage has been undone."""
         self.status = TaskStatus.ROLLED_BACK
         self.owner = None
 
@@ -283,6 +294,7 @@ class Task(Aggregate):
     def _rollback_failed(
         self, index: int, stage_name: str, failure: FailureInfo, fence: int
     ) -> None:
+        """Record that the undo of a stage failed; another rollback may be asked for."""
         self.status = TaskStatus.ROLLBACK_FAILED
         self.failure = failure
         self.message = failure.message
@@ -292,6 +304,7 @@ class Task(Aggregate):
     def _started(
         self, owner: str, fence: int, attempt: int, total_stages: int, started_at: datetime
     ) -> None:
+        """Record that a worker claimed the queued task under a new fence: an attempt starts."""
         self.status = TaskStatus.RUNNING
         self.owner = owner
         self.fence = fence
@@ -307,21 +320,25 @@ class Task(Aggregate):
         previous_fence: int | None,
         interrupted_stage: str | None,
     ) -> None:
+        """Record that a worker took the task over under a higher fence."""
         self.owner = owner
         self.fence = fence
         self.current_stage = None
 
     @event("StageStarted")
     def _stage_started(self, index: int, stage_name: str, fence: int) -> None:
+        """Record that a stage started under the worker's fence."""
         self.current_stage = index
 
     @event("StageCompleted")
     def _stage_completed(self, outcome: StageOutcome, fence: int) -> None:
+        """Record that a stage succeeded, with what its undo needs (`outcome.result`)."""
         self.current_stage = None
         self.completed = (*self.completed, outcome)
 
     @event("StageFailed")
     def _stage_failed(self, index: int, stage_name: str, failure: FailureInfo, fence: int) -> None:
+        """Record that a stage failed for good."""
         self.current_stage = None
         self.failure = failure
         self.failed_stage = stage_name
@@ -329,6 +346,7 @@ class Task(Aggregate):
 
     @event("Failed")
     def _failed(self, failure: FailureInfo, failed_stage: str, completed_stages: list[str]) -> None:
+        """Record that the task failed, with the stage and the reason."""
         self.status = TaskStatus.FAILED
         self.pause_requested = False
         self.cancel_requested = False
@@ -336,6 +354,7 @@ class Task(Aggregate):
 
     @event("Completed")
     def _completed(self, duration_millis: int, completed_stages: list[str]) -> None:
+        """Record that the task's last stage completed: the switch is done."""
         self.status = TaskStatus.COMPLETED
         self.pause_requested = False
         self.cancel_requested = False
@@ -344,4 +363,4 @@ class Task(Aggregate):
 
     @event("RetryCompleted")
     def _retry_completed(self, attempt: int) -> None:
-        pass
+        """Record that a retried attempt completed."""

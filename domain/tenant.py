@@ -22,6 +22,7 @@ class TenantTasks(Aggregate):
 
     @event("Registered")
     def __init__(self, tenant_id: str) -> None:
+        """Record that a tenant got its first task: its task list starts."""
         self.tenant_id = tenant_id
         self.task_ids: tuple[UUID, ...] = ()
 
