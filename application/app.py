@@ -1,7 +1,9 @@
 """The command application: create plans and steer tasks, by task, tenant or plan.
 
 Every command loads what it touches, lets the aggregates decide, and saves
-them all in one `save()`: all of it or none of it. On an optimistic-concurrency
+them all in one `save()`: all of it or none of it. A command run inside
+`tracing.trace_context(traceparent)` stores the traceparent with each of its
+events. On an optimistic-concurrency
 conflict (someone else saved first) the whole command runs again from fresh
 state, a bounded number of times, then gives up with `ConcurrentUpdate`.
 """
@@ -14,9 +16,10 @@ from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Recording
+from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Recording
 
 from application.scheduling import scheduling_rows
+from application.tracing import TracingMapper
 from application.transcodings import value_transcodings
 from application.views import HistoryEntry, PlanView, TaskView, history_entry, plan_view, task_view
 from domain.errors import (
@@ -79,6 +82,12 @@ class Switchyard(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save the aggregates' events, with their scheduling rows in the same transaction."""
         return super().save(*objs, scheduling=scheduling_rows(objs), **kwargs)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper that also stores the command's traceparent (see `tracing`)."""
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=TracingMapper
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and one per switchyard value type."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -12,6 +13,10 @@ from adapters.bootstrap import bootstrap
 from adapters.persistence import store_errors
 from adapters.settings import Settings
 from application.app import Switchyard
+from application.tracing import trace_context
+
+TRACEPARENT_VARIABLE = "TRACEPARENT"
+"""The environment variable whose W3C traceparent a command runs in (OpenTelemetry's carrier)."""
 
 T = TypeVar("T")
 
@@ -23,11 +28,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def with_app(action: Callable[[Switchyard, Settings], T]) -> T:
-    """Build the application on the configured store, run `action`, and close it."""
+    """Build the application on the configured store, run `action` in the caller's trace, close."""
     settings = Settings()
     app = bootstrap(settings)
     try:
-        with store_errors():
+        with store_errors(), trace_context(os.environ.get(TRACEPARENT_VARIABLE)):
             return action(app, settings)
     finally:
         app.close()

@@ -28,6 +28,7 @@ CLI = str(Path(sys.executable).parent / "switchyard")
 EXAMPLE = ROOT / "examples" / "plan.yaml"
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,33 @@ def test_steering_is_recorded_with_actor_and_reason(cli: Cli, created: dict[str,
     asked = [e["fields"] for e in shown["history"] if e["type"] == "PauseRequested"]
     assert asked == [{"actor": "cli:test", "reason": "window"}]
     assert cli("task", "resume", "--tenant", "initech").code == 0
+
+
+def stored_traceparents(cli: Cli, aggregate_id: str) -> list[str | None]:
+    """The traceparent stored with each of an aggregate's events, oldest first."""
+    url = cli("db", "up").out.strip()
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT state FROM switchyard_events WHERE originator_id = %s"
+            " ORDER BY originator_version",
+            (uuid.UUID(aggregate_id),),
+        ).fetchall()
+    return [json.loads(state).get("_metadata", {}).get("traceparent") for (state,) in rows]
+
+
+def test_a_command_runs_in_the_trace_of_its_traceparent_variable(
+    cli: Cli, created: dict[str, str]
+) -> None:
+    before = len(stored_traceparents(cli, created["initech"]))
+    assert cli("task", "pause", "--tenant", "initech", TRACEPARENT=TRACEPARENT).code == 0
+    paused = len(stored_traceparents(cli, created["initech"]))
+    resumed = cli("task", "resume", "--tenant", "initech", TRACEPARENT=TRACEPARENT.upper())
+    assert resumed.code == 0, resumed.text
+    stored = stored_traceparents(cli, created["initech"])
+    assert paused > before
+    assert stored[before:paused] == [TRACEPARENT] * (paused - before)
+    assert len(stored) > paused
+    assert set(stored[paused:]) == {None}
 
 
 def test_restart_keeps_everything(cli: Cli, created: dict[str, str]) -> None:
