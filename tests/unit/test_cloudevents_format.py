@@ -1,14 +1,30 @@
-"""The Kafka message of a stored event: CloudEvents binary-mode headers, key and JSON value."""
+"""The Kafka message of a stored event: CloudEvents binary-mode headers, key and JSON value.
+
+The CloudEvents SDK is the oracle: every message must be byte for byte what its
+`to_binary` makes of the event, and its `from_binary` must read it back.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
-from cloudevents.v1.kafka import KafkaMessage, from_binary
+import pytest
+from cloudevents.v1.http import CloudEvent
+from cloudevents.v1.kafka import KafkaMessage, from_binary, to_binary
+from eventsourcing.persistence import Notification, Transcoder, TranscodingNotRegisteredError
 
 from adapters.cloudevents_format import KafkaRecord, sequence_header, to_record
 from application.app import Switchyard
-from tests.scenarios import plan_request, run_stages
+from application.tracing import trace_context
+from tests.scenarios import plan_request, run_stages, undo_stages
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+OTHER_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
 
 
 def records(app: Switchyard) -> list[KafkaRecord]:
@@ -20,6 +36,76 @@ def records(app: Switchyard) -> list[KafkaRecord]:
 def headers(record: KafkaRecord) -> dict[str, str]:
     """The record's headers as text."""
     return {name: value.decode() for name, value in record.headers}
+
+
+def play_every_kind_of_event(app: Switchyard) -> None:
+    """Commands traced and not, stages run, failed, retried and undone, plan-wide steering."""
+    with trace_context(TRACEPARENT):
+        created = app.create_plan(plan_request("acme", "globex", "initech"), "zoë")
+    acme, globex, _ = created.task_ids
+    run_stages(app, acme, 3)
+    run_stages(app, globex, 1, fail_next=True)
+    with trace_context(OTHER_TRACEPARENT):
+        app.retry_task(globex, "bob", reason="fixed the route")
+        app.rollback_task(acme, "bob", "bad release")
+    undo_stages(app, acme, 1, fail_next=True)
+    app.pause_plan(created.plan_id, "carol", "freeze")
+    with trace_context(TRACEPARENT):
+        app.cancel_plan(created.plan_id, "dave")
+
+
+def plain(value: Any) -> Any:
+    """The JSON-ready form of a decoded value: ids as strings, times RFC 3339."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def sdk_record(notification: Notification, transcoder: Transcoder) -> KafkaRecord:
+    """What the CloudEvents SDK makes of the stored event, decoded into the app's values."""
+    fields = transcoder.decode(notification.state)
+    metadata = fields.pop("_metadata", {})
+    fields.pop("originator_topic", None)
+    aggregate_type, event_name = notification.topic.partition(":")[2].split(".")
+    aggregate_id = str(notification.originator_id)
+    attributes = {
+        "specversion": "1.0",
+        "id": f"{aggregate_id}:{notification.originator_version}",
+        "source": "switchyard",
+        "type": f"switchyard.{aggregate_type.lower()}.{event_name}",
+        "time": fields["timestamp"].isoformat(),
+        "datacontenttype": "application/json",
+        "partitionkey": aggregate_id,
+        "sequence": str(notification.id).zfill(20),
+        "aggregateid": aggregate_id,
+        "aggregatetype": aggregate_type,
+        "aggregateversion": str(notification.originator_version),
+    }
+    for attribute, field in (("tenantid", "tenant_id"), ("planid", "plan_id"), ("actor", "actor")):
+        if fields.get(field) is not None:
+            attributes[attribute] = str(plain(fields[field]))
+    if "traceparent" in metadata:
+        attributes["traceparent"] = metadata["traceparent"]
+    message = to_binary(
+        CloudEvent(attributes, plain(fields)),
+        data_marshaller=lambda data: json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+    )
+    extra = [("traceparent", metadata["traceparent"].encode())] if metadata else []
+    return KafkaRecord(
+        key=str(message.key).encode(),
+        value=bytes(message.value),
+        headers=[*message.headers.items(), *extra],
+    )
 
 
 def test_a_task_created_event_carries_every_header_and_its_fields(memory_app: Switchyard) -> None:
@@ -76,3 +162,46 @@ def test_a_standard_cloudevents_consumer_reads_the_message(memory_app: Switchyar
     assert event["sequence"] == "00000000000000000001"
     assert event["partitionkey"] == record.key
     assert event.get_data()["tenant_ids"] == ["acme"]
+
+
+def test_every_message_is_what_the_cloudevents_sdk_makes(memory_app: Switchyard) -> None:
+    play_every_kind_of_event(memory_app)
+    notifications = memory_app.recorder.select_notifications(0, 1000, inclusive_of_start=False)
+    transcoder = memory_app.mapper.transcoder
+    assert len(notifications) > 40
+    for notification in notifications:
+        assert to_record(notification, transcoder) == sdk_record(notification, transcoder)
+
+
+def test_a_standard_consumer_reads_every_message(memory_app: Switchyard) -> None:
+    play_every_kind_of_event(memory_app)
+    for record in records(memory_app):
+        event = from_binary(KafkaMessage(dict(record.headers), record.key, record.value))
+        assert event["partitionkey"] == record.key
+        assert event["sequence"] == headers(record)["ce_sequence"]
+        assert event.get("traceparent") == headers(record).get("traceparent")
+        assert event.get_data() == json.loads(record.value)
+
+
+def test_a_traced_event_carries_its_traceparent_in_headers_only(
+    memory_app: Switchyard,
+) -> None:
+    with trace_context(TRACEPARENT):
+        memory_app.create_plan(plan_request("acme"), actor="alice")
+    memory_app.pause_tenant("acme", "bob")
+    traced, untraced = records(memory_app)[0], records(memory_app)[-1]
+    assert headers(traced)["traceparent"] == TRACEPARENT
+    assert headers(traced)["ce_traceparent"] == TRACEPARENT
+    assert "_metadata" not in json.loads(traced.value)
+    assert "traceparent" not in headers(untraced)
+    assert "ce_traceparent" not in headers(untraced)
+
+
+def test_an_unknown_stored_type_is_refused(memory_app: Switchyard) -> None:
+    memory_app.create_plan(plan_request("acme"), actor="alice")
+    stored = memory_app.recorder.select_notifications(0, 1, inclusive_of_start=False)[0]
+    state = json.loads(stored.state)
+    state["tenant_ids"] = {"_type_": "no_such_type", "_data_": "acme"}
+    unknown = dataclasses.replace(stored, state=json.dumps(state).encode())
+    with pytest.raises(TranscodingNotRegisteredError):
+        to_record(unknown, memory_app.mapper.transcoder)
