@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adapters.cli import db, demo, plans, roles, tail, tasks
+from adapters.cli import db, demo, events, plans, roles, tail, tasks
 from adapters.cli.output import fail
 from domain.errors import SwitchyardError
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")
+app.add_typer(events.app, name="events")
 app.command("dev")(roles.dev)
 app.command("scheduler")(roles.scheduler)
 app.command("relay")(roles.relay)
