@@ -6,10 +6,12 @@ saves them (claim and first stage start in one save, a stage's end and the next
 one's start in the next), and turns each stored event into its Kafka message
 with `adapters.cloudevents_format.to_record`: what the relay would send.
 
-`stable` then fixes what changes from run to run (task ids, event times, trace
-context), so the documented examples change only when the format does. Event
-times become the scenario's own clock, which the workers' business times
-(`started_at`, `duration_millis`) follow too.
+Each operator command runs in a trace of its own (`application.tracing`), so its
+events carry a traceparent as a traced API call's would; the trace ids are
+derived from the command's place in the run. `stable` then fixes what changes
+from run to run (task ids, event times), so the documented examples change only
+when the format does. Event times become the scenario's own clock, which the
+workers' business times (`started_at`, `duration_millis`) follow too.
 """
 
 from __future__ import annotations
@@ -25,15 +27,13 @@ from adapters.bootstrap import bootstrap
 from adapters.cloudevents_format import KafkaRecord, to_record
 from adapters.recipes import load_recipes
 from application.app import Switchyard
+from application.tracing import trace_context
 from domain.stage_factory import StageFactory
 from domain.task import Task
 from domain.values import FailureInfo, FailureType, StageDefinition
 
 START = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 """When the scenario's clock starts."""
-
-EXAMPLE_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-"""The trace context shown in place of a real one (the W3C specification's example)."""
 
 _MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
@@ -87,7 +87,8 @@ class _Run:
     def command(self, seconds: float, call: Callable[[Switchyard], Any]) -> Any:
         """After `seconds`, give an operator's command."""
         self.now += timedelta(seconds=seconds)
-        answer = call(self.app)
+        with trace_context(_traceparent(len(self.published))):
+            answer = call(self.app)
         self._collect()
         return answer
 
@@ -149,6 +150,13 @@ class _Run:
             record = to_record(notification, self.app.mapper.transcoder)
             self.published.append(Published(record, self.now + timedelta(milliseconds=offset)))
             self._last_id = notification.id
+
+
+def _traceparent(seed: int) -> str:
+    """A sampled W3C traceparent whose ids are derived from the seed."""
+    trace = uuid5(NAMESPACE_URL, f"switchyard:example:trace:{seed}").hex
+    span = uuid5(NAMESPACE_URL, f"switchyard:example:span:{seed}").hex[:16]
+    return f"00-{trace}-{span}-01"
 
 
 def _begin_next(task: Task, fence: int) -> None:
@@ -250,7 +258,7 @@ def _plan_commands(run: _Run) -> None:
 
 
 def stable(published: list[Published]) -> list[Message]:
-    """The messages with fixed task ids, the scenario's times and a fixed trace context."""
+    """The messages with fixed task ids and the scenario's times."""
     messages = [_readable(p.record) for p in published]
     task_ids = dict.fromkeys(
         m.headers["ce_aggregateid"] for m in messages if m.headers["ce_aggregatetype"] == "Task"
@@ -275,9 +283,6 @@ def _stable(message: Message, at: datetime, fixed: Mapping[str, str]) -> Message
 
     headers = {name: text(value) for name, value in message.headers.items()}
     headers["ce_time"] = at.isoformat()
-    for name in ("traceparent", "ce_traceparent"):
-        if name in headers:
-            headers[name] = EXAMPLE_TRACEPARENT
     value = json.loads(text(json.dumps(message.value)))
     value["timestamp"] = at.isoformat()
     return Message(text(message.key), headers, value)
