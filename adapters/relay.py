@@ -4,8 +4,15 @@ One relay per event store is active (it holds `RelayLock`); the others stand by
 and retry. The active one reads the notification log after its position, sends
 a batch (message key = aggregate id, so each aggregate keeps its order on one
 partition), waits for the broker's acknowledgement of all of it, and only then
-records the batch's last id as its position. It wakes on NOTIFY, else polls.
+records the batch's last id as its position. One batch is in flight at a time,
+so a failed batch is never overtaken by the next; the next one is read from the
+store while the broker acknowledges. It wakes on NOTIFY, else polls.
 Notification ids may have gaps (rolled-back inserts): it never waits for one.
+
+A topic that vanished (a memory-only broker restarted, an operator deleted it)
+is re-derived from the store: see `adapters.relay_topic`. While active, the
+relay also carries the schedulers' heartbeats to their own topic
+(`adapters.heartbeats`).
 
 The asyncio part is the producer; the sync event-store library runs in threads.
 """
@@ -15,19 +22,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from eventsourcing.persistence import Notification, PersistenceError, Transcoder
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from adapters.cloudevents_format import to_record
+from adapters.cloudevents_format import KafkaRecord, to_record
+from adapters.heartbeats import HeartbeatFeed
 from adapters.relay_store import RelayLock, RelayPositions
+from adapters.relay_topic import AckedOffsets, Topics
 from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,12 +52,15 @@ class RelayConfig:
 
     bootstrap_servers: str
     topic: str = "switchyard.events"
+    heartbeat_topic: str = "switchyard.heartbeats"
     partitions: int = 3
     replication_factor: int = 1
     batch_size: int = 500
     poll_seconds: float = 1.0
     standby_seconds: float = 2.0
     max_backoff_seconds: float = 30.0
+    topic_check_seconds: float = 5.0
+    heartbeat_seconds: float = 2.0
     linger_ms: int = 5
     request_timeout_ms: int = 30_000
 
@@ -57,12 +70,15 @@ class RelayConfig:
         return cls(
             bootstrap_servers=bootstrap_servers,
             topic=settings.kafka_topic,
+            heartbeat_topic=settings.kafka_heartbeat_topic,
             partitions=settings.kafka_partitions,
             replication_factor=settings.kafka_replication_factor,
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
             standby_seconds=settings.relay_standby_seconds,
             max_backoff_seconds=settings.relay_max_backoff_seconds,
+            topic_check_seconds=settings.relay_topic_check_seconds,
+            heartbeat_seconds=settings.relay_heartbeat_seconds,
             linger_ms=settings.kafka_linger_ms,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )
@@ -135,88 +151,151 @@ class Relay:
                 self._backoff = min(self._backoff * 2, self._config.max_backoff_seconds)
 
     async def _publish_session(self) -> None:
-        """Make sure the topic exists, then publish with one producer until stopped."""
-        if await self._ensure_topic() and self._position > 0:
-            # The topic is gone behind our position (a memory-only broker started anew):
-            # re-derive it from the store.
-            log.warning(
-                "relay: topic %s was missing behind sequence %d; republishing from the start",
-                self._config.topic,
-                self._position,
-            )
-            await asyncio.to_thread(self._lock.write_position, 0)
-            self._position = 0
+        """Make sure the topics exist, then publish with one producer until stopped."""
+        config = self._config
+        topics = Topics(
+            config.bootstrap_servers,
+            (config.topic, config.heartbeat_topic),
+            config.partitions,
+            config.replication_factor,
+            config.request_timeout_ms,
+        )
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._config.bootstrap_servers,
+            bootstrap_servers=config.bootstrap_servers,
             acks="all",
             enable_idempotence=False,  # tansu's memory store refuses InitProducerId
-            linger_ms=self._config.linger_ms,
-            request_timeout_ms=self._config.request_timeout_ms,
+            linger_ms=config.linger_ms,
+            request_timeout_ms=config.request_timeout_ms,
         )
         try:
+            await topics.start()
             await producer.start()
-            while not self._stop.is_set():
-                published = await self._publish_batch(producer)
-                if published < self._config.batch_size:
-                    await asyncio.to_thread(self._lock.wait, self._config.poll_seconds)
+            await self._publish_until_stopped(producer, topics)
         finally:
             await producer.stop()
+            await topics.close()
 
-    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
-        """Publish the next batch after the position; record it once acknowledged."""
-        notifications: Sequence[Notification] = await asyncio.to_thread(
-            self._recorder.select_notifications,
-            self._position,
-            self._config.batch_size,
-            inclusive_of_start=False,
+    async def _publish_until_stopped(self, producer: AIOKafkaProducer, topics: Topics) -> None:
+        """Send batch after batch, reading the next while the broker acknowledges one.
+
+        The topic is looked at before each batch and every few seconds when idle;
+        returns, for a fresh session, when it had vanished and was created again.
+        """
+        acked = AckedOffsets()
+        duties = _Duties(self._config, HeartbeatFeed(self._recorder.datastore))
+        batch = await self._read(self._position)
+        while not self._stop.is_set():
+            looks = bool(batch.records) or duties.topic_check_due()
+            if looks and self._config.topic in await topics.ensure():
+                await self._republish_if_behind("was missing")
+                return
+            await duties.publish_heartbeats(producer)
+            if not batch.records:
+                self._recovered()
+                await asyncio.to_thread(self._lock.wait, self._config.poll_seconds)
+                batch = await self._read(self._position)
+                continue
+            upcoming = asyncio.ensure_future(self._read(batch.last))
+            try:
+                acknowledged = await send_all(producer, self._config.topic, batch.records)
+            except BaseException:
+                upcoming.cancel()
+                await asyncio.gather(upcoming, return_exceptions=True)
+                raise
+            if acked.went_back(acknowledged):
+                # Empty it of what was sent since, and start over with a new producer
+                # (this one's metadata describes the topic that is gone).
+                await asyncio.gather(upcoming, return_exceptions=True)
+                await topics.recreate(self._config.topic)
+                await self._republish_if_behind("was created anew under the relay")
+                return
+            await asyncio.to_thread(self._lock.write_position, batch.last)
+            self._position = batch.last
+            self._recovered()
+            batch = await upcoming
+
+    async def _read(self, after: int) -> Batch:
+        """The next batch after a notification id, as Kafka records (read in a thread)."""
+        return await asyncio.to_thread(self._read_batch, after)
+
+    def _read_batch(self, after: int) -> Batch:
+        notifications: Sequence[Notification] = self._recorder.select_notifications(
+            after, self._config.batch_size, inclusive_of_start=False
         )
-        if notifications:
-            futures = []
-            for notification in notifications:
-                record = to_record(notification, self._transcoder)
-                futures.append(
-                    await producer.send(
-                        self._config.topic, record.value, key=record.key, headers=record.headers
-                    )
-                )
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if failed:
-                raise failed[0]
-            last = notifications[-1].id
-            await asyncio.to_thread(self._lock.write_position, last)
-            self._position = last
+        records = [to_record(n, self._transcoder) for n in notifications]
+        return Batch(records, notifications[-1].id if notifications else after)
+
+    async def _republish_if_behind(self, what: str) -> None:
+        """Start again from the first event, the topic having lost what was published."""
+        if self._position == 0:
+            return
+        log.warning(
+            "relay: topic %s %s behind sequence %d; republishing from the start",
+            self._config.topic,
+            what,
+            self._position,
+        )
+        await asyncio.to_thread(self._lock.write_position, 0)
+        self._position = 0
+
+    def _recovered(self) -> None:
+        """The broker answers: end the outage, if there was one, and reset the backoff."""
         if self._outage:
             log.info("relay: broker reachable again, at sequence %d", self._position)
             self._outage = False
         self._backoff = FIRST_BACKOFF_SECONDS
-        return len(notifications)
-
-    async def _ensure_topic(self) -> bool:
-        """Create the topic if it is missing; whether it had to."""
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._config.bootstrap_servers,
-            request_timeout_ms=self._config.request_timeout_ms,
-        )
-        try:
-            await admin.start()
-            if self._config.topic in await admin.list_topics():
-                return False
-            topic = NewTopic(
-                self._config.topic, self._config.partitions, self._config.replication_factor
-            )
-            response = await admin.create_topics([topic])
-            for _, code, message in response.topic_errors:
-                if code not in (0, TopicAlreadyExistsError.errno):
-                    raise for_code(code)(message)
-            log.info("relay: created topic %s", self._config.topic)
-            return True
-        finally:
-            await admin.close()
 
     async def _pause(self, seconds: float) -> None:
         """Wait `seconds`, or less if asked to stop."""
         await asyncio.to_thread(self._stop.wait, seconds)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records read from the notification log, and the id of the last one read."""
+
+    records: list[KafkaRecord]
+    last: int
+
+
+class _Duties:
+    """What an active relay does every few seconds besides publishing."""
+
+    def __init__(self, config: RelayConfig, feed: HeartbeatFeed) -> None:
+        self._config = config
+        self._feed = feed
+        self._next_check = 0.0
+        self._next_beat = 0.0
+
+    def topic_check_due(self) -> bool:
+        """Whether it is time to look for the topic again (at once in a new session)."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + self._config.topic_check_seconds
+        return True
+
+    async def publish_heartbeats(self, producer: AIOKafkaProducer) -> None:
+        """Publish the schedulers' new heartbeats, when due."""
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self._config.heartbeat_seconds
+        records = await asyncio.to_thread(self._feed.new_records)
+        if records:
+            await send_all(producer, self._config.heartbeat_topic, records)
+
+
+async def send_all(
+    producer: AIOKafkaProducer, topic: str, records: Sequence[KafkaRecord]
+) -> list[RecordMetadata]:
+    """Send the records and wait for every acknowledgement; raise the first failure."""
+    futures = [await producer.send(topic, r.value, key=r.key, headers=r.headers) for r in records]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if isinstance(r, RecordMetadata)]
 
 
 def build_relay(

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
         ),
     )
     kafka_topic: str = "switchyard.events"
+    kafka_heartbeat_topic: str = "switchyard.heartbeats"
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_linger_ms: int = Field(default=5, ge=0)
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_standby_seconds: float = Field(default=2.0, gt=0)
     relay_max_backoff_seconds: float = Field(default=30.0, gt=0)
+    relay_topic_check_seconds: float = Field(default=5.0, gt=0)
+    relay_heartbeat_seconds: float = Field(default=2.0, gt=0)
 
     def health_check_layer(self) -> dict[str, Any]:
         """The application-level health-check settings, in plan-request spelling."""

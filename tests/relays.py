@@ -28,6 +28,7 @@ class Message:
     partition: int
     offset: int
     headers: dict[str, str]
+    value: bytes = b""
 
     @property
     def event(self) -> tuple[str, int]:
@@ -63,12 +64,15 @@ def caught_up(relay: Relay, app: Switchyard) -> bool:
     return relay.position == (app.recorder.max_notification_id() or 0)
 
 
-def consume(config: RelayConfig, count: int, timeout: float = 30.0) -> list[Message]:
-    """The topic's messages from the beginning, until `count` have come (or the deadline)."""
+def consume(
+    config: RelayConfig, count: int, timeout: float = 30.0, topic: str | None = None
+) -> list[Message]:
+    """The event topic's messages (or `topic`'s) from the beginning, until `count` have come
+    (or the deadline)."""
 
     async def read() -> list[Message]:
         consumer = AIOKafkaConsumer(
-            config.topic,
+            topic or config.topic,
             bootstrap_servers=config.bootstrap_servers,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -81,7 +85,12 @@ def consume(config: RelayConfig, count: int, timeout: float = 30.0) -> list[Mess
                 batches = await consumer.getmany(timeout_ms=200)
                 for records in batches.values():
                     found.extend(
-                        Message(r.partition, r.offset, {k: v.decode() for k, v in r.headers})
+                        Message(
+                            r.partition,
+                            r.offset,
+                            {k: v.decode() for k, v in r.headers},
+                            r.value or b"",
+                        )
                         for r in records
                     )
         finally:
