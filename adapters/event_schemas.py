@@ -31,10 +31,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, CommandMethodDecorator
 
 from adapters.cloudevents_format import SOURCE
+from adapters.heartbeats import HEARTBEAT_TYPE
 from adapters.message_schemas import (
     COMPATIBILITY,
     DIALECT,
-    HEARTBEAT_TYPE,
     event_headers_schema,
     heartbeat_headers_schema,
     heartbeat_schema,
