@@ -1,4 +1,5 @@
-"""Relay faults: a relay killed mid-publish loses nothing; only its unrecorded tail repeats."""
+"""Relay faults: a relay killed mid-publish loses nothing; only its unrecorded tail repeats;
+a standby takes over from an active relay that was killed."""
 
 from __future__ import annotations
 
@@ -35,6 +36,31 @@ def recorded_position(database_url: str, schema: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+def start_relay(
+    pg_env: dict[str, str], config: RelayConfig, output: Path
+) -> subprocess.Popen[bytes]:
+    """A relay in a process of its own (`tests.child_relay`), its log in `output`."""
+    env = {
+        **os.environ,
+        "SWITCHYARD_TEST_STORE_ENV": json.dumps(pg_env),
+        "SWITCHYARD_TEST_KAFKA": config.bootstrap_servers,
+        "SWITCHYARD_TEST_TOPIC": config.topic,
+    }
+    with open(output, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.child_relay"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def is_active(output: Path) -> bool:
+    """Whether the relay logging to `output` has become the active one."""
+    return "relay: active" in output.read_text(errors="replace")
+
+
 def many_events(app: Switchyard, tenants: int) -> None:
     """A plan of `tenants` tasks, each run through three stages."""
     created = app.create_plan(plan_request(*(f"k{i:03}" for i in range(tenants))), actor="ci")
@@ -52,20 +78,7 @@ def test_a_relay_killed_mid_publish_loses_nothing_and_duplicates_only_its_unreco
     many_events(pg_app, 150)
     last = pg_app.recorder.max_notification_id() or 0
     schema = pg_env["POSTGRES_SCHEMA"]
-    env = {
-        **os.environ,
-        "SWITCHYARD_TEST_STORE_ENV": json.dumps(pg_env),
-        "SWITCHYARD_TEST_KAFKA": config.bootstrap_servers,
-        "SWITCHYARD_TEST_TOPIC": config.topic,
-    }
-    with open(tmp_path / "relay.out", "wb") as output:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tests.child_relay"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    child = start_relay(pg_env, config, tmp_path / "relay.out")
     try:
         wait_until(lambda: recorded_position(database_url, schema) > 0, 30, "the relay publishing")
         os.kill(child.pid, signal.SIGKILL)
@@ -86,3 +99,36 @@ def test_a_relay_killed_mid_publish_loses_nothing_and_duplicates_only_its_unreco
         seen[message.event] = seen.get(message.event, 0) + 1
     duplicated = [int(m.headers["ce_sequence"]) for m in messages if seen[m.event] > 1]
     assert all(sequence > at_kill for sequence in duplicated), "a duplicate of a recorded batch"
+
+
+def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
+    pg_app: Switchyard,
+    pg_env: dict[str, str],
+    config: RelayConfig,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    schema = pg_env["POSTGRES_SCHEMA"]
+    outputs = [tmp_path / "first.out", tmp_path / "second.out"]
+    first = start_relay(pg_env, config, outputs[0])
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        wait_until(lambda: is_active(outputs[0]), 30, "the first relay active")
+        second = start_relay(pg_env, config, outputs[1])
+        many_events(pg_app, 10)
+        last = pg_app.recorder.max_notification_id() or 0
+        wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published")
+        assert not is_active(outputs[1]), "two relays active at once"
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        many_events(pg_app, 10)
+        wait_until(lambda: is_active(outputs[1]), 15, "the standby taking over")
+        last = pg_app.recorder.max_notification_id() or 0
+        wait_until(lambda: recorded_position(database_url, schema) == last, 30, "caught up")
+    finally:
+        for child in (first, second):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait(10)
+    stored = stored_events(pg_app)
+    assert_complete_and_ordered(consume(config, len(stored)), pg_app)
