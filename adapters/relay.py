@@ -6,7 +6,8 @@ a batch (message key = aggregate id, so each aggregate keeps its order on one
 partition), waits for the broker's acknowledgement of all of it, and only then
 records the batch's last id as its position. One batch is in flight at a time,
 so a failed batch is never overtaken by the next; the next one is read from the
-store while the broker acknowledges. It wakes on NOTIFY, else polls.
+store while the broker acknowledges, by a process of its own
+(`adapters.relay_reader`). It wakes on NOTIFY, else polls.
 Notification ids may have gaps (rolled-back inserts): it never waits for one.
 
 A topic that vanished (a memory-only broker restarted, an operator deleted it)
@@ -24,18 +25,22 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
-from eventsourcing.persistence import Notification, PersistenceError, Transcoder
+from eventsourcing.application import Application
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from adapters.cloudevents_format import KafkaRecord, to_record
+from adapters.cloudevents_format import KafkaRecord
 from adapters.heartbeats import HeartbeatFeed
+from adapters.relay_reader import Batch, RecordReader
 from adapters.relay_store import RelayLock, RelayPositions
 from adapters.relay_topic import AckedOffsets, Topics
 from adapters.settings import Settings
@@ -90,13 +95,13 @@ class Relay:
     def __init__(
         self,
         recorder: PostgresApplicationRecorder,
-        transcoder: Transcoder,
+        reader: RecordReader,
         config: RelayConfig,
         stop: threading.Event,
         start_from: int | None = None,
     ) -> None:
         self._recorder = recorder
-        self._transcoder = transcoder
+        self._reader = reader
         self._config = config
         self._stop = stop
         self._start_from = start_from
@@ -118,7 +123,10 @@ class Relay:
 
     def run(self) -> None:
         """Stand by, publish while active, until `stop` is set."""
-        asyncio.run(self._run())
+        try:
+            asyncio.run(self._run())
+        finally:
+            self._reader.close()
 
     async def _run(self) -> None:
         await asyncio.to_thread(self._positions.create_table)
@@ -143,6 +151,9 @@ class Relay:
         while not self._stop.is_set():
             try:
                 await self._publish_session()
+            except BrokenProcessPool:
+                log.warning("relay: its reader process died; starting another")
+                self._reader.close()
             except KafkaError as exc:
                 if not self._outage:
                     log.warning("relay: broker unavailable (%r); retrying with backoff", exc)
@@ -215,15 +226,8 @@ class Relay:
             batch = await upcoming
 
     async def _read(self, after: int) -> Batch:
-        """The next batch after a notification id, as Kafka records (read in a thread)."""
-        return await asyncio.to_thread(self._read_batch, after)
-
-    def _read_batch(self, after: int) -> Batch:
-        notifications: Sequence[Notification] = self._recorder.select_notifications(
-            after, self._config.batch_size, inclusive_of_start=False
-        )
-        records = [to_record(n, self._transcoder) for n in notifications]
-        return Batch(records, notifications[-1].id if notifications else after)
+        """The next batch after a notification id, as Kafka records."""
+        return await self._reader.read(after)
 
     async def _republish_if_behind(self, what: str) -> None:
         """Start again from the first event, the topic having lost what was published."""
@@ -248,14 +252,6 @@ class Relay:
     async def _pause(self, seconds: float) -> None:
         """Wait `seconds`, or less if asked to stop."""
         await asyncio.to_thread(self._stop.wait, seconds)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Records read from the notification log, and the id of the last one read."""
-
-    records: list[KafkaRecord]
-    last: int
 
 
 class _Duties:
@@ -299,16 +295,16 @@ async def send_all(
 
 
 def build_relay(
-    recorder: object,
-    transcoder: Transcoder,
+    app: Application[Any],
     config: RelayConfig,
     stop: threading.Event,
     start_from: int | None = None,
 ) -> Relay:
     """A relay on the application's event store, which must be PostgreSQL."""
-    if not isinstance(recorder, PostgresApplicationRecorder):
+    if not isinstance(app.recorder, PostgresApplicationRecorder):
         raise TypeError("the relay needs the PostgreSQL event store")
-    return Relay(recorder, transcoder, config, stop, start_from)
+    reader = RecordReader(app.env, config.batch_size)
+    return Relay(app.recorder, reader, config, stop, start_from)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        build_relay(app.recorder, app.mapper.transcoder, config, stop).run()
+        build_relay(app, config, stop).run()
     finally:
         app.close()
 

@@ -43,7 +43,7 @@ def running(
     """A relay on its own application (as in its own process), in a thread until exit."""
     app = bootstrap(Settings(database_url=None), env=pg_env)
     stop = threading.Event()
-    relay = build_relay(app.recorder, app.mapper.transcoder, config, stop, start_from)
+    relay = build_relay(app, config, stop, start_from)
     try:
         with running_in_thread(relay, stop, join_seconds=30) as thread:
             yield relay

@@ -30,6 +30,16 @@ WorkersOption = Annotated[
 ]
 
 
+def configure_logging() -> None:
+    """INFO lines with time and source; the Kafka client kept to its critical errors.
+
+    aiokafka logs every failed connection attempt; the relay reports an outage
+    itself, once when it starts and once when it ends, with the broker's error.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT (Ctrl-C), for a role to stop at its own pace."""
     stop = threading.Event()
@@ -51,7 +61,7 @@ def _run_scheduler(settings: Settings, stop: threading.Event) -> bool:
 
 def scheduler(workers: WorkersOption = None) -> None:
     """Claim runnable tasks and run their stages until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = Settings() if workers is None else Settings(workers=workers)
     if not _run_scheduler(settings, stop_on_signals()):
         raise typer.Exit(3)  # work left running is taken over once its leases expire
@@ -65,14 +75,14 @@ FromOption = Annotated[
 
 def relay(start_from: FromOption = None) -> None:
     """Publish every stored event to Kafka until SIGTERM or Ctrl-C (one relay is active)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = Settings()
     stop = stop_on_signals()
     app = bootstrap(settings)
     try:
         with kafka_servers(settings) as servers:
             config = RelayConfig.from_settings(settings, servers)
-            build_relay(app.recorder, app.mapper.transcoder, config, stop, start_from).run()
+            build_relay(app, config, stop, start_from).run()
     finally:
         app.close()
 
@@ -86,7 +96,7 @@ def _relay_thread(settings: Settings, servers: str, stop: threading.Event) -> It
     """The relay on a daemon thread while the block runs; stopped with `stop` after it."""
     app = bootstrap(settings)
     config = RelayConfig.from_settings(settings, servers)
-    relay = build_relay(app.recorder, app.mapper.transcoder, config, stop)
+    relay = build_relay(app, config, stop)
     # On exit `stop` is set: the scheduler may have ended on its own; the relay must end too.
     try:
         with running_in_thread(relay, stop, RELAY_JOIN_SECONDS, daemon=True):
@@ -97,7 +107,7 @@ def _relay_thread(settings: Settings, servers: str, stop: threading.Event) -> It
 
 def dev() -> None:
     """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler and relay."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = Settings()
     url = database_url(settings)
     stop = stop_on_signals()

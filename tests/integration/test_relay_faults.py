@@ -1,5 +1,6 @@
 """Relay faults: a relay killed mid-publish loses nothing; only its unrecorded tail repeats;
-a standby takes over from an active relay that was killed."""
+a standby takes over from an active relay that was killed, whose reader process
+goes with it; a relay whose reader process dies starts another."""
 
 from __future__ import annotations
 
@@ -61,6 +62,31 @@ def is_active(output: Path) -> bool:
     return "relay: active" in output.read_text(errors="replace")
 
 
+def children(pid: int) -> set[int]:
+    """The processes `pid` started (from /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def cmdline(pid: int) -> str:
+    """The command line of a process ("" once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def many_events(app: Switchyard, tenants: int) -> None:
     """A plan of `tenants` tasks, each run through three stages."""
     created = app.create_plan(plan_request(*(f"k{i:03}" for i in range(tenants))), actor="ci")
@@ -119,8 +145,11 @@ def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
         last = pg_app.recorder.max_notification_id() or 0
         wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published")
         assert not is_active(outputs[1]), "two relays active at once"
+        readers = children(first.pid)
+        assert readers, "the active relay has no reader process"
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
+        wait_until(lambda: not any(alive(p) for p in readers), 10, "the killed relay's reader gone")
         many_events(pg_app, 10)
         wait_until(lambda: is_active(outputs[1]), 15, "the standby taking over")
         last = pg_app.recorder.max_notification_id() or 0
@@ -130,5 +159,32 @@ def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
             if child is not None and child.poll() is None:
                 child.kill()
                 child.wait(10)
+    stored = stored_events(pg_app)
+    assert_complete_and_ordered(consume(config, len(stored)), pg_app)
+
+
+def test_a_relay_whose_reader_process_dies_starts_another_and_goes_on(
+    pg_app: Switchyard,
+    pg_env: dict[str, str],
+    config: RelayConfig,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    schema = pg_env["POSTGRES_SCHEMA"]
+    relay = start_relay(pg_env, config, tmp_path / "relay.out")
+    try:
+        many_events(pg_app, 5)
+        last = pg_app.recorder.max_notification_id() or 0
+        wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published")
+        readers = {p for p in children(relay.pid) if "spawn_main" in cmdline(p)}
+        assert len(readers) == 1
+        os.kill(readers.pop(), signal.SIGKILL)
+        many_events(pg_app, 5)
+        last = pg_app.recorder.max_notification_id() or 0
+        wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published on")
+        assert "its reader process died" in (tmp_path / "relay.out").read_text()
+    finally:
+        relay.kill()
+        relay.wait(10)
     stored = stored_events(pg_app)
     assert_complete_and_ordered(consume(config, len(stored)), pg_app)

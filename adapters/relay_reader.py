@@ -1,0 +1,99 @@
+"""The relay's reader: turns the notification log into Kafka records in a process of its own.
+
+Reading a batch from PostgreSQL and building its messages is Python work as
+heavy as the producer's own; in one process they would take turns on one
+interpreter lock. So a child process (spawned, one per active relay) reads
+and converts, and hands back ready records, while the relay's process does
+nothing but produce. The child opens its own event-store connection from the
+application's environment; if it dies, the next read raises and the relay
+starts a new one, and if the relay dies (even by SIGKILL) the child notices
+within a second and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.application import Application
+
+from adapters.cloudevents_format import KafkaRecord, to_record
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records read from the notification log, and the id of the last one read."""
+
+    records: list[KafkaRecord]
+    last: int
+
+
+class RecordReader:
+    """Reads batches of records after a position, in a child process."""
+
+    def __init__(self, env: Mapping[str, str], batch_size: int) -> None:
+        self._env = dict(env)
+        self._batch_size = batch_size
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def read(self, after: int) -> Batch:
+        """The records of the next batch after notification id `after`."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_open,
+                initargs=(self._env,),
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _read, after, self._batch_size)
+
+    def close(self) -> None:
+        """Stop the child process (a new one starts on the next read)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+_store: Application[Any] | None = None
+"""The child process's application (kept: it closes its event store when collected)."""
+
+
+PARENT_CHECK_SECONDS = 1.0
+"""How often the child looks whether the relay that started it is still alive."""
+
+
+def _open(env: dict[str, str]) -> None:
+    """In the child: open the event store the relay follows; end with the relay."""
+    from adapters.bootstrap import bootstrap
+    from adapters.settings import Settings
+
+    global _store
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+    _store = bootstrap(Settings(database_url=None), env={**env, "CREATE_TABLE": "n"})
+
+
+def _exit_with(parent: int) -> None:
+    """Exit once the parent is gone (a killed relay cannot stop its child itself)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _read(after: int, batch_size: int) -> Batch:
+    """In the child: the next batch, as records."""
+    if _store is None:
+        raise RuntimeError("the reader's event store is not open")
+    recorder: Any = _store.recorder
+    transcoder = _store.mapper.transcoder
+    notifications = recorder.select_notifications(after, batch_size, inclusive_of_start=False)
+    records = [to_record(n, transcoder) for n in notifications]
+    return Batch(records, notifications[-1].id if notifications else after)
