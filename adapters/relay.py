@@ -27,7 +27,6 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -40,53 +39,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 
 from adapters.cloudevents_format import KafkaRecord
 from adapters.heartbeats import HeartbeatFeed
-from adapters.relay_reader import Batch, RecordReader
+from adapters.relay_config import RelayConfig
+from adapters.relay_reader import RecordReader
 from adapters.relay_store import RelayLock, RelayPositions
 from adapters.relay_topic import AckedOffsets, Topics
-from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 0.25
 """The first pause after the broker refused; it doubles up to the configured maximum."""
-
-
-@dataclass(frozen=True)
-class RelayConfig:
-    """Where the relay publishes and how it paces itself."""
-
-    bootstrap_servers: str
-    topic: str = "switchyard.events"
-    heartbeat_topic: str = "switchyard.heartbeats"
-    partitions: int = 3
-    replication_factor: int = 1
-    batch_size: int = 500
-    poll_seconds: float = 1.0
-    standby_seconds: float = 2.0
-    max_backoff_seconds: float = 30.0
-    topic_check_seconds: float = 5.0
-    heartbeat_seconds: float = 2.0
-    linger_ms: int = 5
-    request_timeout_ms: int = 30_000
-
-    @classmethod
-    def from_settings(cls, settings: Settings, bootstrap_servers: str) -> RelayConfig:
-        """The relay's configuration from the settings, on the given broker."""
-        return cls(
-            bootstrap_servers=bootstrap_servers,
-            topic=settings.kafka_topic,
-            heartbeat_topic=settings.kafka_heartbeat_topic,
-            partitions=settings.kafka_partitions,
-            replication_factor=settings.kafka_replication_factor,
-            batch_size=settings.relay_batch_size,
-            poll_seconds=settings.relay_poll_seconds,
-            standby_seconds=settings.relay_standby_seconds,
-            max_backoff_seconds=settings.relay_max_backoff_seconds,
-            topic_check_seconds=settings.relay_topic_check_seconds,
-            heartbeat_seconds=settings.relay_heartbeat_seconds,
-            linger_ms=settings.kafka_linger_ms,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-        )
 
 
 class Relay:
@@ -194,7 +155,7 @@ class Relay:
         """
         acked = AckedOffsets()
         duties = _Duties(self._config, HeartbeatFeed(self._recorder.datastore))
-        batch = await self._read(self._position)
+        batch = await self._reader.read(self._position)
         while not self._stop.is_set():
             looks = bool(batch.records) or duties.topic_check_due()
             if looks and self._config.topic in await topics.ensure():
@@ -204,9 +165,9 @@ class Relay:
             if not batch.records:
                 self._recovered()
                 await asyncio.to_thread(self._lock.wait, self._config.poll_seconds)
-                batch = await self._read(self._position)
+                batch = await self._reader.read(self._position)
                 continue
-            upcoming = asyncio.ensure_future(self._read(batch.last))
+            upcoming = asyncio.ensure_future(self._reader.read(batch.last))
             try:
                 acknowledged = await send_all(producer, self._config.topic, batch.records)
             except BaseException:
@@ -224,10 +185,6 @@ class Relay:
             self._position = batch.last
             self._recovered()
             batch = await upcoming
-
-    async def _read(self, after: int) -> Batch:
-        """The next batch after a notification id, as Kafka records."""
-        return await self._reader.read(after)
 
     async def _republish_if_behind(self, what: str) -> None:
         """Start again from the first event, the topic having lost what was published."""

@@ -281,7 +281,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def run(args: argparse.Namespace) -> None:
     """Run the benchmark and print its figures."""
     from adapters.bootstrap import bootstrap
-    from adapters.relay import RelayConfig
+    from adapters.relay_config import RelayConfig
     from adapters.settings import Settings
 
     with server() as base_url, broker() as bootstrap_servers:

@@ -15,7 +15,8 @@ import signal
 import threading
 
 from adapters.bootstrap import bootstrap
-from adapters.relay import RelayConfig, build_relay
+from adapters.relay import build_relay
+from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 
 

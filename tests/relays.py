@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from adapters.bootstrap import bootstrap
-from adapters.relay import Relay, RelayConfig, build_relay, running_in_thread
+from adapters.relay import Relay, build_relay, running_in_thread
+from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 from application.app import Switchyard
 from tests.scenarios import plan_request, run_stages

@@ -20,7 +20,8 @@ from adapters.bootstrap import (
     step_executors,
 )
 from adapters.cli.output import console
-from adapters.relay import RelayConfig, build_relay, running_in_thread
+from adapters.relay import build_relay, running_in_thread
+from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapters.embedded_kafka import start_kafka
-from adapters.relay import RelayConfig
+from adapters.relay_config import RelayConfig
 from tests.processes import Schedulers
 
 

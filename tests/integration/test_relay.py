@@ -7,7 +7,7 @@ partition; only one of two relays publishes; `--from` republishes.
 
 from __future__ import annotations
 
-from adapters.relay import RelayConfig
+from adapters.relay_config import RelayConfig
 from application.app import Switchyard
 from tests.relays import (
     assert_complete_and_ordered,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from adapters.embedded_kafka import EmbeddedKafka, start_kafka
-from adapters.relay import RelayConfig
+from adapters.relay_config import RelayConfig
 from application.app import Switchyard
 from tests.relays import assert_complete_and_ordered, caught_up, consume, running, stored_events
 from tests.scenarios import plan_request, run_stages

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from adapters.relay import RelayConfig
+from adapters.relay_config import RelayConfig
 from adapters.relay_store import POSITION_TABLE
 from application.app import Switchyard
 from tests.relays import assert_complete_and_ordered, caught_up, consume, running, stored_events

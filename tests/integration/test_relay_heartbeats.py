@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from adapters.leases import PostgresLeases
-from adapters.relay import RelayConfig
+from adapters.relay_config import RelayConfig
 from application.app import Switchyard
 from application.ports import Progress
 from tests.relays import caught_up, consume, running

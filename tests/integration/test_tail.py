@@ -20,7 +20,7 @@ import pytest
 
 from adapters.bootstrap import kafka_servers
 from adapters.embedded_kafka import ADDRESS_FILE, embedded_broker_address
-from adapters.relay import RelayConfig
+from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 from adapters.tail import TailConfig, TailEvent, TailFilter, tail
 from application.app import Switchyard
