@@ -151,7 +151,7 @@ async def _tail(
     )
     await consumer.start()
     try:
-        listener = _Rewind(consumer) if config.from_beginning else ConsumerRebalanceListener()
+        listener = _Rewind(consumer) if config.from_beginning else None
         consumer.subscribe([config.topic], listener=listener)
         return await _consume(consumer, config, show, stop)
     finally:

@@ -91,6 +91,37 @@ def test_tail_filters_by_tenant_and_type(pg_app: Switchyard, published: RelayCon
     assert {e.type for e in completed} == {"switchyard.task.StageCompleted"}
 
 
+def test_a_new_tail_shows_only_what_is_published_after_it_started(
+    pg_app: Switchyard, pg_env: dict[str, str], published: RelayConfig
+) -> None:
+    before = {(a, v) for a, v, _ in stored_events(pg_app)}
+    shown: list[TailEvent] = []
+    stop = threading.Event()
+    live = TailConfig(
+        bootstrap_servers=published.bootstrap_servers,
+        topic=published.topic,
+        group=f"test-tail-{uuid.uuid4().hex[:8]}",
+    )
+    reader = threading.Thread(target=tail, args=(live, shown.append, stop))
+    reader.start()
+    try:
+        with running(pg_env, published) as relay:
+            plans = iter(range(100))
+
+            def one_more_plan_shown() -> bool:
+                pg_app.create_plan(plan_request(f"new{next(plans)}"), actor="bob")
+                wait_until(lambda: caught_up(relay, pg_app), what="the relay caught up")
+                return bool(shown)
+
+            wait_until(one_more_plan_shown, 60, "a live event shown")
+    finally:
+        stop.set()
+        reader.join(30)
+    assert not reader.is_alive()
+    assert not {e.key for e in shown} & before, "an event published before the tail started"
+    assert {e.tenant_id for e in shown} - {None} <= {f"new{i}" for i in range(100)}
+
+
 def test_tail_stops_at_its_limit(published: RelayConfig) -> None:
     assert len(read(published, limit=5)) == 5
 
