@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -76,6 +77,10 @@ def _open(env: dict[str, str]) -> None:
     from adapters.settings import Settings
 
     global _store
+    # A terminal's Ctrl-C (or a supervisor's signal to the process group) is for the
+    # relay, which stops the reader itself once its batch is done.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     _store = bootstrap(Settings(database_url=None), env={**env, "CREATE_TABLE": "n"})
