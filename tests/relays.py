@@ -53,11 +53,17 @@ def running(
     assert not thread.is_alive(), "the relay did not stop"
 
 
-def write_events(app: Switchyard) -> None:
-    """A plan of TENANTS tasks, and a worker completing three stages of each."""
-    created = app.create_plan(plan_request(*(f"t{i:02}" for i in range(TENANTS))), actor="alice")
+def run_plan(app: Switchyard, tenants: int, prefix: str = "t") -> None:
+    """A plan of `tenants` tasks, and a worker completing three stages of each."""
+    names = (f"{prefix}{i:03}" for i in range(tenants))
+    created = app.create_plan(plan_request(*names), actor="alice")
     for task_id in created.task_ids:
         run_stages(app, task_id, 3)
+
+
+def write_events(app: Switchyard) -> None:
+    """A plan of TENANTS tasks through three stages: several hundred events."""
+    run_plan(app, TENANTS)
 
 
 def caught_up(relay: Relay, app: Switchyard) -> bool:

@@ -21,7 +21,14 @@ import pytest
 from adapters.embedded_kafka import EmbeddedKafka, start_kafka
 from adapters.relay_config import RelayConfig
 from application.app import Switchyard
-from tests.relays import assert_complete_and_ordered, caught_up, consume, running, stored_events
+from tests.relays import (
+    assert_complete_and_ordered,
+    caught_up,
+    consume,
+    run_plan,
+    running,
+    stored_events,
+)
 from tests.scenarios import plan_request, run_stages
 from tests.schedulers import wait_until
 
@@ -79,13 +86,6 @@ def quick(config: RelayConfig, broker: Broker) -> RelayConfig:
     )
 
 
-def run_plan(app: Switchyard, prefix: str, tenants: int = 5) -> None:
-    """A plan of a few tasks, each through three stages."""
-    created = app.create_plan(plan_request(*(f"{prefix}{i}" for i in range(tenants))), actor="ci")
-    for task_id in created.task_ids:
-        run_stages(app, task_id, 3)
-
-
 def test_a_stalled_broker_is_retried_logged_once_and_caught_up_with(
     pg_app: Switchyard,
     pg_env: dict[str, str],
@@ -95,11 +95,11 @@ def test_a_stalled_broker_is_retried_logged_once_and_caught_up_with(
 ) -> None:
     caplog.set_level(logging.INFO, logger="adapters.relay")
     with running(pg_env, quick) as relay:
-        run_plan(pg_app, "before")
+        run_plan(pg_app, 5, "before")
         wait_until(lambda: caught_up(relay, pg_app), 30, "the relay caught up")
         broker.stall()
         try:
-            run_plan(pg_app, "during")
+            run_plan(pg_app, 5, "during")
             wait_until(
                 lambda: "broker unavailable" in caplog.text, 30, "the relay noticing the outage"
             )
@@ -119,7 +119,7 @@ def test_a_broker_restarted_while_the_relay_idles_gets_the_topic_republished(
     pg_app: Switchyard, pg_env: dict[str, str], quick: RelayConfig, broker: Broker
 ) -> None:
     with running(pg_env, quick) as relay:
-        run_plan(pg_app, "t")
+        run_plan(pg_app, 5)
         wait_until(lambda: caught_up(relay, pg_app), 30, "the relay caught up")
         broker.restart()
         last = pg_app.recorder.max_notification_id() or 0

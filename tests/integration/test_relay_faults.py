@@ -17,8 +17,14 @@ from psycopg import sql
 from adapters.relay_config import RelayConfig
 from adapters.relay_store import POSITION_TABLE
 from application.app import Switchyard
-from tests.relays import assert_complete_and_ordered, caught_up, consume, running, stored_events
-from tests.scenarios import plan_request, run_stages
+from tests.relays import (
+    assert_complete_and_ordered,
+    caught_up,
+    consume,
+    run_plan,
+    running,
+    stored_events,
+)
 from tests.schedulers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,13 +93,6 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def many_events(app: Switchyard, tenants: int) -> None:
-    """A plan of `tenants` tasks, each run through three stages."""
-    created = app.create_plan(plan_request(*(f"k{i:03}" for i in range(tenants))), actor="ci")
-    for task_id in created.task_ids:
-        run_stages(app, task_id, 3)
-
-
 def test_a_relay_killed_mid_publish_loses_nothing_and_duplicates_only_its_unrecorded_tail(
     pg_app: Switchyard,
     pg_env: dict[str, str],
@@ -101,7 +100,7 @@ def test_a_relay_killed_mid_publish_loses_nothing_and_duplicates_only_its_unreco
     database_url: str,
     tmp_path: Path,
 ) -> None:
-    many_events(pg_app, 150)
+    run_plan(pg_app, 150)
     last = pg_app.recorder.max_notification_id() or 0
     schema = pg_env["POSTGRES_SCHEMA"]
     child = start_relay(pg_env, config, tmp_path / "relay.out")
@@ -141,7 +140,7 @@ def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
     try:
         wait_until(lambda: is_active(outputs[0]), 30, "the first relay active")
         second = start_relay(pg_env, config, outputs[1])
-        many_events(pg_app, 10)
+        run_plan(pg_app, 10)
         last = pg_app.recorder.max_notification_id() or 0
         wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published")
         assert not is_active(outputs[1]), "two relays active at once"
@@ -150,7 +149,7 @@ def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
         wait_until(lambda: not any(alive(p) for p in readers), 10, "the killed relay's reader gone")
-        many_events(pg_app, 10)
+        run_plan(pg_app, 10)
         wait_until(lambda: is_active(outputs[1]), 15, "the standby taking over")
         last = pg_app.recorder.max_notification_id() or 0
         wait_until(lambda: recorded_position(database_url, schema) == last, 30, "caught up")
@@ -173,13 +172,13 @@ def test_a_relay_whose_reader_process_dies_starts_another_and_goes_on(
     schema = pg_env["POSTGRES_SCHEMA"]
     relay = start_relay(pg_env, config, tmp_path / "relay.out")
     try:
-        many_events(pg_app, 5)
+        run_plan(pg_app, 5)
         last = pg_app.recorder.max_notification_id() or 0
         wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published")
         readers = {p for p in children(relay.pid) if "spawn_main" in cmdline(p)}
         assert len(readers) == 1
         os.kill(readers.pop(), signal.SIGKILL)
-        many_events(pg_app, 5)
+        run_plan(pg_app, 5)
         last = pg_app.recorder.max_notification_id() or 0
         wait_until(lambda: recorded_position(database_url, schema) == last, 30, "published on")
         assert "its reader process died" in (tmp_path / "relay.out").read_text()
