@@ -1,10 +1,10 @@
 """The relay's reader: turns the notification log into Kafka records in a process of its own.
 
-Reading a batch from PostgreSQL and building its messages is Python work as
-heavy as the producer's own; in one process they would take turns on one
-interpreter lock. So a child process (spawned, one per active relay) reads
-and converts, and hands back ready records, while the relay's process does
-nothing but produce. The child opens its own event-store connection from the
+Reading a batch from PostgreSQL and building its messages is Python work (about
+a third of what the producer itself spends per message); in one process the two
+would take turns on one interpreter lock. So a child process (spawned, one per
+relay) reads and converts, and hands back ready records, while the relay's
+process produces. The child opens its own event-store connection from the
 application's environment; if it dies, the next read raises and the relay
 starts a new one, and if the relay dies (even by SIGKILL) the child notices
 within a second and exits.
