@@ -137,6 +137,8 @@ class Relay:
             acks="all",
             enable_idempotence=False,  # tansu's memory store refuses InitProducerId
             linger_ms=config.linger_ms,
+            compression_type=config.compression,
+            max_batch_size=config.max_batch_bytes,
             request_timeout_ms=config.request_timeout_ms,
         )
         try:

@@ -23,6 +23,8 @@ class RelayConfig:
     topic_check_seconds: float = 5.0
     heartbeat_seconds: float = 2.0
     linger_ms: int = 5
+    compression: str | None = None
+    max_batch_bytes: int = 16_384
     request_timeout_ms: int = 30_000
 
     @classmethod
@@ -41,5 +43,7 @@ class RelayConfig:
             topic_check_seconds=settings.relay_topic_check_seconds,
             heartbeat_seconds=settings.relay_heartbeat_seconds,
             linger_ms=settings.kafka_linger_ms,
+            compression=None if (codec := settings.kafka_compression) == "none" else codec,
+            max_batch_bytes=settings.kafka_max_batch_bytes,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )

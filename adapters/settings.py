@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from aiokafka import codec
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.errors import Problem, SettingsInvalid
+
+_CODECS = {
+    "gzip": codec.has_gzip,
+    "snappy": codec.has_snappy,
+    "lz4": codec.has_lz4,
+    "zstd": codec.has_zstd,
+}
+"""Whether the package each Kafka compression needs is installed."""
 
 
 def _default_actor() -> str:
@@ -62,6 +73,8 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_linger_ms: int = Field(default=5, ge=0)
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    kafka_max_batch_bytes: int = Field(default=16_384, ge=1_024)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
@@ -69,6 +82,13 @@ class Settings(BaseSettings):
     relay_max_backoff_seconds: float = Field(default=30.0, gt=0)
     relay_topic_check_seconds: float = Field(default=5.0, gt=0)
     relay_heartbeat_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("kafka_compression")
+    @classmethod
+    def _codec_installed(cls, value: str) -> str:
+        if value != "none" and not _CODECS[value]():
+            raise ValueError(f"{value} compression needs its Python package installed")
+        return value
 
     def health_check_layer(self) -> dict[str, Any]:
         """The application-level health-check settings, in plan-request spelling."""
@@ -78,3 +98,13 @@ class Settings(BaseSettings):
             "path": self.health_path,
             "versionKey": self.health_version_key,
         }
+
+
+def settings_invalid(error: ValidationError) -> SettingsInvalid:
+    """The settings error, each problem named by the environment variable that caused it."""
+    problems = []
+    for found in error.errors():
+        name = str(found["loc"][0]) if found["loc"] else ""
+        variable = name if name.isupper() else f"SWITCHYARD_{name.upper()}"
+        problems.append(Problem(variable, found["type"], found["msg"]))
+    return SettingsInvalid(problems)

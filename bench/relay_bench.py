@@ -196,6 +196,8 @@ def bare_timing(config: Any, topic: str, records: list[Any]) -> Timing:
             acks="all",
             enable_idempotence=False,
             linger_ms=config.linger_ms,
+            compression_type=config.compression,
+            max_batch_size=config.max_batch_bytes,
             request_timeout_ms=config.request_timeout_ms,
         )
         started = time.monotonic()

@@ -1,7 +1,9 @@
 """The one hierarchy of switchyard's errors, each with a stable machine code.
 
     SwitchyardError
-    ├── PlanInvalid                  plan.invalid
+    ├── Invalid                      invalid
+    │   ├── PlanInvalid              plan.invalid
+    │   └── SettingsInvalid          settings.invalid
     ├── RequestUnreadable            request.unreadable
     ├── NotFound
     │   ├── PlanNotFound             plan.not_found
@@ -53,16 +55,30 @@ class Problem:
     message: str
 
 
-class PlanInvalid(SwitchyardError):
-    """The plan request breaks one or more rules; every problem is listed."""
+class Invalid(SwitchyardError):
+    """Input that breaks one or more rules; every problem is listed."""
 
-    code = "plan.invalid"
-    title = "The plan request is invalid"
+    code = "invalid"
+    title = "The input is invalid"
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "; ".join(f"{p.field}: {p.message} [{p.code}]" for p in self.problems)
         super().__init__(f"{self.title}: {lines}")
+
+
+class PlanInvalid(Invalid):
+    """The plan request breaks one or more rules; every problem is listed."""
+
+    code = "plan.invalid"
+    title = "The plan request is invalid"
+
+
+class SettingsInvalid(Invalid):
+    """The configuration (environment variables, `.env`) breaks one or more rules."""
+
+    code = "settings.invalid"
+    title = "The settings are invalid"
 
 
 class RequestUnreadable(SwitchyardError):

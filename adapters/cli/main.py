@@ -10,9 +10,11 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from adapters.cli import db, demo, events, plans, roles, tail, tasks
 from adapters.cli.output import fail
+from adapters.settings import settings_invalid
 from domain.errors import SwitchyardError
 
 app = typer.Typer(
@@ -38,6 +40,8 @@ def run() -> None:
         app()
     except SwitchyardError as exc:
         fail(exc)
+    except ValidationError as exc:
+        fail(settings_invalid(exc))
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from application.views import HistoryEntry, PlanView, TaskView
-from domain.errors import PlanInvalid, SwitchyardError
+from domain.errors import Invalid, SwitchyardError
 
 console = Console()
 errors = Console(stderr=True)
@@ -44,7 +44,7 @@ def fail(exc: SwitchyardError) -> NoReturn:
     errors.print(
         f"[bold red]error[/] {escape(f'[{exc.code}]')}: {escape(exc.message)}", highlight=False
     )
-    if isinstance(exc, PlanInvalid):
+    if isinstance(exc, Invalid):
         table = Table("field", "code", "problem", show_edge=False)
         for problem in exc.problems:
             table.add_row(problem.field, problem.code, problem.message)

@@ -281,6 +281,10 @@ def failures(cli: Cli, database_url: str) -> dict[str, tuple[str, Run]]:
             "store.unavailable",
             cli("task", "show", "--tenant", "acme", DATABASE_URL=CLOSED_PORT_URL),
         ),
+        "bad setting": (
+            "settings.invalid",
+            cli("task", "show", "--tenant", "acme", SWITCHYARD_WORKERS="many"),
+        ),
         "write refused": (
             "store.refused",
             cli(
@@ -303,6 +307,7 @@ CASES = [
     "unknown plan",
     "refused command",
     "database down",
+    "bad setting",
     "write refused",
 ]
 
@@ -328,6 +333,11 @@ def test_cli_error_prints_its_code(
 ) -> None:
     code, run = failures[case]
     assert code in run.err, run.err
+
+
+def test_a_bad_setting_names_its_variable(failures: dict[str, tuple[str, Run]]) -> None:
+    _, run = failures["bad setting"]
+    assert "SWITCHYARD_WORKERS" in run.err and "integer" in run.err
 
 
 def test_role_that_may_only_read_can_read(cli: Cli, database_url: str) -> None:

@@ -7,6 +7,8 @@ partition; only one of two relays publishes; `--from` republishes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from adapters.relay_config import RelayConfig
 from application.app import Switchyard
 from tests.relays import (
@@ -78,3 +80,14 @@ def test_from_republishes_from_a_sequence(
     sequences = sorted(int(m.headers["ce_sequence"]) for m in messages)
     assert sequences == sorted([i for _, _, i in stored] + again)
     assert_complete_and_ordered(messages, pg_app)
+
+
+def test_a_compressing_relay_publishes_what_consumers_read(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig
+) -> None:
+    gzip = replace(config, compression="gzip", max_batch_bytes=4_096)
+    with running(pg_env, gzip) as relay:
+        write_events(pg_app)
+        wait_until(lambda: caught_up(relay, pg_app), what="the relay caught up")
+    stored = stored_events(pg_app)
+    assert_complete_and_ordered(consume(gzip, len(stored)), pg_app)
