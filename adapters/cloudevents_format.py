@@ -16,7 +16,7 @@ event's metadata.
 This is the relay's hot path, so the message is built here rather than through
 the CloudEvents SDK (a unit test holds it byte for byte to what the SDK's
 `to_binary` makes), and the value comes straight from the stored JSON: parsed
-and written by orjson (JSON is most of the relay's own CPU time), with the
+and written by orjson (JSON was most of the time spent here), with the
 transcoder's wrappers (`{"_type_": name, "_data_": data}`) replaced by their
 data (an id's hex by its dashed form), so no value object is built only to be
 turned back into JSON.
