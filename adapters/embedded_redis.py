@@ -10,19 +10,19 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from adapters.child_servers import ChildServer, free_port, log_tail
-
-START_TIMEOUT_SECONDS = 10.0
-"""How long the server may take to answer PING before the start counts as failed."""
-
-PORT_TRIES = 3
-"""How many free ports to try: another process may take the one picked before the bind."""
+from adapters.child_servers import (
+    PORT_TRIES,
+    START_TIMEOUT_SECONDS,
+    ChildServer,
+    free_port,
+    log_tail,
+    wait_ready,
+)
 
 
 class RedisStartError(RuntimeError):
@@ -87,18 +87,15 @@ def _command(binary: Path, port: int, data_dir: Path, log: Path) -> list[str]:
 
 def _answers(server: EmbeddedRedis, timeout: float) -> bool:
     """Poll PING until it answers, the process exits, or the deadline passes."""
-    deadline = time.monotonic() + timeout
     client = redis.Redis.from_url(server.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+
+    def pong() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
     try:
-        while time.monotonic() < deadline:
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                try:
-                    server.process.wait(timeout=0.05)  # the pause between polls; ends on exit
-                    return False
-                except subprocess.TimeoutExpired:
-                    continue
-        return False
+        return wait_ready(server.process, pong, timeout)
     finally:
         client.close()

@@ -57,9 +57,9 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """Insert the events atomically, in order; return their notification ids."""
+        if not stored_events:
+            return []
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            if not stored_events:
-                return []
             # Row locks first (the fence, then the queue rows in task-id order), the
             # events table lock last: every writer takes its locks in this order, so
             # none can deadlock, and the serialised part is the insert alone.

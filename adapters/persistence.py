@@ -14,6 +14,7 @@ import psycopg
 from eventsourcing import persistence as es
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.error_tables import first_line, most_specific
 from adapters.event_store import RECORDER_TOPIC
 from domain.errors import ConcurrentUpdate, StoreRefused, StoreUnavailable, SwitchyardError
 
@@ -69,16 +70,8 @@ ERROR_TABLE: dict[type[BaseException], type[SwitchyardError]] = {
 
 def map_store_error(exc: BaseException) -> SwitchyardError | None:
     """The switchyard error for a store exception (most specific match), or None."""
-    matches = [cls for cls in ERROR_TABLE if isinstance(exc, cls)]
-    if not matches:
-        return None
-    best = min(matches, key=lambda cls: type(exc).__mro__.index(cls))
-    return ERROR_TABLE[best](f"{ERROR_TABLE[best].title}: {_first_line(exc)}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    error = most_specific(exc, ERROR_TABLE)
+    return None if error is None else error(f"{error.title}: {first_line(exc)}")
 
 
 @contextmanager

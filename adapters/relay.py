@@ -104,10 +104,12 @@ class Relay:
 
     async def _publish_while_active(self) -> None:
         if self._start_from is not None:
-            await asyncio.to_thread(self._lock.write_position, max(self._start_from - 1, 0))
+            self._position = max(self._start_from - 1, 0)
+            await asyncio.to_thread(self._lock.write_position, self._position)
             log.info("relay: republishing from sequence %d", self._start_from)
             self._start_from = None
-        self._position = await asyncio.to_thread(self._positions.read)
+        else:
+            self._position = await asyncio.to_thread(self._positions.read)
         log.info("relay: active, publishing after sequence %d", self._position)
         while not self._stop.is_set():
             try:
@@ -159,27 +161,28 @@ class Relay:
         duties = _Duties(self._config, HeartbeatFeed(self._recorder.datastore))
         batch = await self._reader.read(self._position)
         while not self._stop.is_set():
-            looks = bool(batch.records) or duties.topic_check_due()
-            if looks and self._config.topic in await topics.ensure():
-                await self._republish_if_behind("was missing")
-                return
-            await duties.publish_heartbeats(producer)
             if not batch.records:
+                if duties.topic_check_due() and await self._topic_missing(topics):
+                    return
+                await duties.publish_heartbeats(producer)
                 self._recovered()
                 await asyncio.to_thread(self._lock.wait, self._config.poll_seconds)
                 batch = await self._reader.read(self._position)
                 continue
             upcoming = asyncio.ensure_future(self._reader.read(batch.last))
             try:
+                if await self._topic_missing(topics):
+                    await _discard(upcoming)
+                    return
+                await duties.publish_heartbeats(producer)
                 acknowledged = await send_all(producer, self._config.topic, batch.records)
             except BaseException:
-                upcoming.cancel()
-                await asyncio.gather(upcoming, return_exceptions=True)
+                await _discard(upcoming)
                 raise
             if acked.went_back(acknowledged):
                 # Empty it of what was sent since, and start over with a new producer
                 # (this one's metadata describes the topic that is gone).
-                await asyncio.gather(upcoming, return_exceptions=True)
+                await _discard(upcoming)
                 await topics.recreate(self._config.topic)
                 await self._republish_if_behind("was created anew under the relay")
                 return
@@ -187,6 +190,13 @@ class Relay:
             self._position = batch.last
             self._recovered()
             batch = await upcoming
+
+    async def _topic_missing(self, topics: Topics) -> bool:
+        """Whether the topic had vanished (it is created again, to be filled from the start)."""
+        if self._config.topic not in await topics.ensure():
+            return False
+        await self._republish_if_behind("was missing")
+        return True
 
     async def _republish_if_behind(self, what: str) -> None:
         """Start again from the first event, the topic having lost what was published."""
@@ -239,6 +249,12 @@ class _Duties:
         records = await asyncio.to_thread(self._feed.new_records)
         if records:
             await send_all(producer, self._config.heartbeat_topic, records)
+
+
+async def _discard(upcoming: asyncio.Future[Any]) -> None:
+    """Cancel a read that will not be used, and wait for it to end."""
+    upcoming.cancel()
+    await asyncio.gather(upcoming, return_exceptions=True)
 
 
 async def send_all(

@@ -56,11 +56,6 @@ class RelayPositions:
             row = curs.fetchone()
             return 0 if row is None else int(row["position"])
 
-    def write(self, position: int) -> None:
-        """Record the last acknowledged notification id."""
-        with self._datastore.transaction(commit=True) as curs:
-            curs.execute(self.write_statement, {"position": position})
-
 
 class RelayLock:
     """The advisory lock that makes one relay active, and its LISTEN, on one connection."""

@@ -101,7 +101,3 @@ class AckedOffsets:
             if metadata.offset > self._highest.get(metadata.partition, -1):
                 self._highest[metadata.partition] = metadata.offset
         return reset
-
-    def forget(self) -> None:
-        """Start over, as for a new topic."""
-        self._highest.clear()

@@ -11,6 +11,7 @@ what earlier events of the same aggregate said (the task's `Created`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -204,8 +205,7 @@ def _event(
     """The event of one message, or None if it is a duplicate."""
     headers = {key: bytes(raw).decode() for key, raw in raw_headers}
     tenant, plan = scopes.scope(headers)
-    data = json.loads(value) if value else {}
-    event = TailEvent(partition, offset, headers, data, tenant, plan)
+    event = TailEvent(partition, offset, headers, {}, tenant, plan)
     if not scopes.first_time(*event.key):
-        return None
-    return event
+        return None  # before parsing the value: a republish repeats the whole topic
+    return dataclasses.replace(event, data=json.loads(value) if value else {})

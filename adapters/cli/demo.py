@@ -126,7 +126,9 @@ def _start_scheduler(
         scheduler_config(settings), grace_seconds=min(settings.grace_seconds, GRACE_SECONDS)
     )
     scheduler = threading.Thread(
-        target=build_scheduler(app, executors, config, stop).run, name="scheduler", daemon=True
+        target=build_scheduler(app, executors, config, stop, settings=settings).run,
+        name="scheduler",
+        daemon=True,
     )
     scheduler.start()
     stack.callback(_stop_scheduler, scheduler, stop, config.grace_seconds)

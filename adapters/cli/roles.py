@@ -20,7 +20,7 @@ from adapters.bootstrap import (
     step_executors,
 )
 from adapters.cli.output import console
-from adapters.relay import build_relay, running_in_thread
+from adapters.relay import Relay, build_relay, running_in_thread
 from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 
@@ -55,7 +55,8 @@ def _run_scheduler(settings: Settings, stop: threading.Event) -> bool:
     app = bootstrap(settings.model_copy(update={"db_pool_size": pool}))
     try:
         with step_executors(settings, stop) as executors:
-            return build_scheduler(app, executors, scheduler_config(settings), stop).run()
+            config = scheduler_config(settings)
+            return build_scheduler(app, executors, config, stop, settings=settings).run()
     finally:
         app.close()
 
@@ -79,13 +80,8 @@ def relay(start_from: FromOption = None) -> None:
     configure_logging()
     settings = Settings()
     stop = stop_on_signals()
-    app = bootstrap(settings)
-    try:
-        with kafka_servers(settings) as servers:
-            config = RelayConfig.from_settings(settings, servers)
-            build_relay(app, config, stop, start_from).run()
-    finally:
-        app.close()
+    with kafka_servers(settings) as servers, _relay(settings, servers, stop, start_from) as relay:
+        relay.run()
 
 
 RELAY_JOIN_SECONDS = 30.0
@@ -93,17 +89,26 @@ RELAY_JOIN_SECONDS = 30.0
 
 
 @contextmanager
-def _relay_thread(settings: Settings, servers: str, stop: threading.Event) -> Iterator[None]:
-    """The relay on a daemon thread while the block runs; stopped with `stop` after it."""
+def _relay(
+    settings: Settings, servers: str, stop: threading.Event, start_from: int | None = None
+) -> Iterator[Relay]:
+    """A relay on its own application, which is closed after the block."""
     app = bootstrap(settings)
-    config = RelayConfig.from_settings(settings, servers)
-    relay = build_relay(app, config, stop)
-    # On exit `stop` is set: the scheduler may have ended on its own; the relay must end too.
     try:
-        with running_in_thread(relay, stop, RELAY_JOIN_SECONDS, daemon=True):
-            yield
+        yield build_relay(app, RelayConfig.from_settings(settings, servers), stop, start_from)
     finally:
         app.close()
+
+
+@contextmanager
+def _relay_thread(settings: Settings, servers: str, stop: threading.Event) -> Iterator[None]:
+    """The relay on a daemon thread while the block runs; stopped with `stop` after it."""
+    # On exit `stop` is set: the scheduler may have ended on its own; the relay must end too.
+    with (
+        _relay(settings, servers, stop) as relay,
+        running_in_thread(relay, stop, RELAY_JOIN_SECONDS, daemon=True),
+    ):
+        yield
 
 
 def dev() -> None:

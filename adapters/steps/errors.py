@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import redis.exceptions as rx
 
+from adapters.error_tables import first_line, most_specific
 from application.ports import StepFailed
 from domain.values import FailureType, StepDefinition
 
@@ -40,13 +41,10 @@ ERROR_TABLE: dict[type[BaseException], FailureType] = {
 
 def map_step_error(exc: BaseException, target: str) -> StepFailed | None:
     """The StepFailed for a downstream exception (most specific match), or None."""
-    matches = [cls for cls in ERROR_TABLE if isinstance(exc, cls)]
-    if not matches:
+    failure = most_specific(exc, ERROR_TABLE)
+    if failure is None:
         return None
-    best = min(matches, key=lambda cls: type(exc).__mro__.index(cls))
-    text = str(exc).strip()
-    message = text.splitlines()[0] if text else type(exc).__name__
-    return StepFailed(ERROR_TABLE[best], f"{target}: {message}", target=target)
+    return StepFailed(failure, f"{target}: {first_line(exc)}", target=target)
 
 
 @contextmanager

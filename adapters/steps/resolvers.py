@@ -24,17 +24,6 @@ class Resolver(Protocol):
         ...
 
 
-class StaticResolver:
-    """The fixed endpoints it was given, whatever the registry says."""
-
-    def __init__(self, endpoints: Sequence[str]) -> None:
-        self._endpoints = list(endpoints)
-
-    def resolve(self, registry: Mapping[str, Any]) -> list[str]:
-        """The fixed endpoints."""
-        return list(self._endpoints)
-
-
 class DnsResolver:
     """A DNS name's addresses (registry kind "dns": `name`, optional `port`)."""
 
@@ -72,7 +61,7 @@ def resolve_instances(
 ) -> list[str]:
     """The registry's instances; the fixed endpoints if there is no registry or it fails."""
     if registry is None:
-        return StaticResolver(endpoints).resolve({})
+        return list(endpoints)
     kind = str(registry.get("kind"))
     try:
         instances = resolvers[kind].resolve(registry)

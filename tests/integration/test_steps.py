@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
@@ -23,7 +23,7 @@ from adapters.embedded_redis import start_redis
 from adapters.fleet import Fleet
 from adapters.steps import build_executors, errors
 from adapters.steps.errors import ERROR_TABLE, map_step_error
-from adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver, StaticResolver
+from adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver
 from application.ports import StepContext, StepExecutor, StepFailed
 from domain.values import FailureType, StepDefinition
 from tests.schedulers import wait_until
@@ -173,6 +173,17 @@ def refused_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+class StaticResolver:
+    """A registry that names the fixed endpoints it was given."""
+
+    def __init__(self, endpoints: Sequence[str]) -> None:
+        self._endpoints = list(endpoints)
+
+    def resolve(self, registry: Mapping[str, Any]) -> list[str]:
+        """The fixed endpoints."""
+        return list(self._endpoints)
 
 
 def step(kind: str, **params: Any) -> StepDefinition:
