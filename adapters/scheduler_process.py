@@ -98,7 +98,11 @@ class SchedulerProcess:
             claim = self.leases.claim(self.worker.owner, self.config.lease_seconds)
         except Exception:
             log.exception("claim failed; retrying after the poll interval")
-            claim = None
+            self._free.release()
+            # Not wait_for_work: with the database down it returns at once, and the
+            # dispatcher would spin.
+            self.stop.wait(self.config.poll_seconds)
+            return None
         if claim is None:
             self._free.release()
             self.leases.wait_for_work(self.config.poll_seconds)
