@@ -26,7 +26,7 @@ from domain.errors import (
     ConcurrentUpdate,
     IdempotencyKeyReused,
     InvalidTransition,
-    NoCheckpoint,
+    NotFound,
     PlanCommandRefused,
     PlanNotFound,
     TaskNotFound,
@@ -40,6 +40,7 @@ from domain.tenant import TenantTasks, tenant_tasks_id
 from domain.validation import validate_plan_request
 
 T = TypeVar("T")
+A = TypeVar("A", Plan, Task)
 
 DEFAULT_CONFLICT_RETRIES = 5
 """How many times a command runs again after losing an optimistic-concurrency race."""
@@ -107,15 +108,12 @@ class Switchyard(Application[UUID]):
             if idempotency_key
             else uuid4()
         )
-        for _ in range(self.conflict_retries + 1):
+
+        def attempt() -> PlanCreated:
             existing = self._existing_plan(plan_id, valid) if idempotency_key else None
-            if existing is not None:
-                return existing
-            try:
-                return self._record_plan(plan_id, valid, actor, idempotency_key)
-            except RecordConflictError:
-                continue
-        raise ConcurrentUpdate(plan_id=str(plan_id))
+            return existing or self._record_plan(plan_id, valid, actor, idempotency_key)
+
+        return self._retrying(attempt, plan_id=str(plan_id))
 
     def _existing_plan(self, plan_id: UUID, request: PlanRequest) -> PlanCreated | None:
         try:
@@ -267,8 +265,10 @@ class Switchyard(Application[UUID]):
 
     def task_history(self, task_id: UUID) -> list[HistoryEntry]:
         """Every event of the task, oldest first: who asked what, and what followed."""
-        self.get_task(task_id)
-        return [history_entry(e) for e in self.events.get(task_id)]
+        events = list(self.events.get(task_id))
+        if not events or not isinstance(events[0], Task.Created):
+            raise TaskNotFound(task_id=str(task_id))
+        return [history_entry(e) for e in events]
 
     def latest_task_id(self, tenant_id: str) -> UUID:
         """The id of the tenant's newest task."""
@@ -279,25 +279,23 @@ class Switchyard(Application[UUID]):
 
     def get_task(self, task_id: UUID) -> Task:
         """Load a task by replaying its events."""
-        try:
-            task: Task = self.repository.get(task_id)
-        except AggregateNotFoundError:
-            raise TaskNotFound(task_id=str(task_id)) from None
-        if not isinstance(task, Task):
-            raise TaskNotFound(task_id=str(task_id))
-        return task
+        return self._get(task_id, Task, TaskNotFound(task_id=str(task_id)))
 
     def get_plan(self, plan_id: UUID) -> Plan:
         """Load a plan by replaying its events."""
-        try:
-            plan: Plan = self.repository.get(plan_id)
-        except AggregateNotFoundError:
-            raise PlanNotFound(plan_id=str(plan_id)) from None
-        if not isinstance(plan, Plan):
-            raise PlanNotFound(plan_id=str(plan_id))
-        return plan
+        return self._get(plan_id, Plan, PlanNotFound(plan_id=str(plan_id)))
 
     # -- plumbing ----------------------------------------------------------
+
+    def _get(self, aggregate_id: UUID, kind: type[A], missing: NotFound) -> A:
+        """The aggregate of that kind with that id, else raise `missing`."""
+        try:
+            found: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing from None
+        if not isinstance(found, kind):
+            raise missing
+        return found
 
     def _tenant_tasks(self, tenant_id: str) -> TenantTasks | None:
         try:
@@ -312,7 +310,7 @@ class Switchyard(Application[UUID]):
             command(task)
             return Recorded(self.save(task)[-1].notification.id, (task.id,))
 
-        return self._retrying(attempt, task_id)
+        return self._retrying(attempt, aggregate_id=str(task_id))
 
     def _on_plan(
         self, plan_id: UUID, plan_command: Callable[[Plan], None], command: Callable[[Task], None]
@@ -324,7 +322,7 @@ class Switchyard(Application[UUID]):
                 task = self.get_task(task_id)
                 try:
                     command(task)
-                except (InvalidTransition, NoCheckpoint):
+                except InvalidTransition:
                     continue
                 changed.append(task)
             if not changed:
@@ -333,12 +331,12 @@ class Switchyard(Application[UUID]):
             recordings = self.save(plan, *changed)
             return Recorded(recordings[-1].notification.id, tuple(t.id for t in changed))
 
-        return self._retrying(attempt, plan_id)
+        return self._retrying(attempt, aggregate_id=str(plan_id))
 
-    def _retrying(self, attempt: Callable[[], T], aggregate_id: UUID) -> T:
+    def _retrying(self, attempt: Callable[[], T], **details: str) -> T:
         for _ in range(self.conflict_retries + 1):
             try:
                 return attempt()
             except RecordConflictError:
                 continue
-        raise ConcurrentUpdate(aggregate_id=str(aggregate_id))
+        raise ConcurrentUpdate(**details)

@@ -28,12 +28,12 @@ from typing import Any, Protocol, runtime_checkable
 from application.breakers import CircuitBreakers, CircuitOpen
 from application.failures import DECISIONS, Outcome
 from application.ports import StageAbandoned, StepContext, StepExecutor, StepFailed
-from domain.retry import RetryPolicy, parse_retry_policy
+from domain.retry import FixedBackoff, RetryPolicy, parse_retry_policy
 from domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
 
 log = logging.getLogger(__name__)
 
-ONCE = RetryPolicy(max_attempts=1, backoff=parse_retry_policy({"fixed": 0}).backoff)
+ONCE = RetryPolicy(max_attempts=1, backoff=FixedBackoff(0.0))
 """The policy of a step that names none: one attempt."""
 
 MAX_QUIET_WAITS = 10

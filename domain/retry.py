@@ -96,7 +96,7 @@ class RetryPolicy:
     """How many attempts (None = unlimited) and how long to wait between them."""
 
     max_attempts: int | None
-    backoff: FixedBackoff | ExponentialBackoff | IntervalBackoff
+    backoff: Backoff
 
     def delay_before(self, attempt: int, random: Random) -> float | None:
         """Seconds to wait before attempt number `attempt` (2 = first retry), or None to stop."""
@@ -126,7 +126,7 @@ def parse_retry_policy(spec: Mapping[str, Any]) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, backoff=_parse_backoff(spec))
 
 
-def _parse_backoff(spec: Mapping[str, Any]) -> FixedBackoff | ExponentialBackoff | IntervalBackoff:
+def _parse_backoff(spec: Mapping[str, Any]) -> Backoff:
     kinds = [k for k in ("fixed", "exponential", "intervals") if k in spec]
     if len(kinds) > 1:
         raise ValueError(f"give one backoff, not {kinds}")

@@ -53,9 +53,6 @@ ALLOWED: dict[str, frozenset[TaskStatus]] = {
 }
 """For each task command, the statuses in which it may be given."""
 
-OPERATOR_COMMANDS = ("pause", "resume", "cancel", "retry", "rollback")
-"""The commands people (or the deployment platform) give; the others are the workers'."""
-
 SETTLED = frozenset(
     {S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ROLLED_BACK, S.ROLLBACK_FAILED}
 )

@@ -19,7 +19,13 @@ from urllib.parse import urlsplit
 
 from domain.errors import PlanInvalid, Problem
 from domain.healthcheck import HEALTH_KEYS, resolve_health_check
-from domain.request import PLAN_FIELDS, TENANT_FIELDS, PlanRequest, build_plan_request
+from domain.request import (
+    DEFAULT_MAX_CONCURRENCY,
+    PLAN_FIELDS,
+    TENANT_FIELDS,
+    PlanRequest,
+    build_plan_request,
+)
 from domain.stage_factory import BASE_PLACEHOLDERS, placeholders
 
 ServiceTypes = Mapping[str, frozenset[str]]
@@ -49,7 +55,7 @@ def _plan_fields(raw: Mapping[str, Any], _: ServiceTypes) -> Iterator[Problem]:
     name = raw.get("name")
     if name is not None and not (isinstance(name, str) and name.strip()):
         yield Problem("name", "type", "name must be a non-empty string")
-    limit = raw.get("maxConcurrency", 1)
+    limit = raw.get("maxConcurrency", DEFAULT_MAX_CONCURRENCY)
     if not isinstance(limit, int) or isinstance(limit, bool):
         yield Problem("maxConcurrency", "type", "maxConcurrency must be a whole number")
     elif limit < 1:
@@ -207,8 +213,9 @@ def is_well_formed_endpoint(endpoint: str) -> bool:
             return bool(parts.hostname) and (parts.port is None or parts.port > 0)
         except ValueError:
             return False
-    host, _, port = endpoint.rpartition(":") if _has_port(endpoint) else (endpoint, "", "")
-    if _has_port(endpoint) and not (port.isdigit() and 0 < int(port) < 65536):
+    has_port = _has_port(endpoint)
+    host, _, port = endpoint.rpartition(":") if has_port else (endpoint, "", "")
+    if has_port and not (port.isdigit() and 0 < int(port) < 65536):
         return False
     return _is_host(host.removeprefix("[").removesuffix("]"))
 

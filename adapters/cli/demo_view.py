@@ -77,9 +77,11 @@ def show_summary(app: Switchyard, view: PlanView, before: Versions, after: Versi
 
 def _duration(app: Switchyard, task: TaskView) -> str:
     """From the task's first Started event to its last event, if it settled; else "-"."""
+    if task.status not in SETTLED:
+        return "-"
     history = app.task_history(task.task_id)
     starts = [entry.timestamp for entry in history if entry.type == "Started"]
-    if not starts or task.status not in SETTLED:
+    if not starts:
         return "-"
     return f"{(history[-1].timestamp - starts[0]).total_seconds():.1f}s"
 
