@@ -262,8 +262,11 @@ def latencies_ms(
     commits = write_paced(app, tenants, rate, seconds)
     achieved = len(commits) / (time.monotonic() - started)
     try:
-        wait_for(relay, max(commits), timeout=60)
-        time.sleep(10 * POLL_SECONDS)
+        last = max(commits)
+        wait_for(relay, last, timeout=60)
+        deadline = time.monotonic() + 10
+        while changes[-1][1] < last and time.monotonic() < deadline:  # the watcher saw it
+            time.sleep(POLL_SECONDS)
     finally:
         done.set()
         watcher.join()

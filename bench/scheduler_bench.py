@@ -101,6 +101,20 @@ def start_schedulers(
     ]
 
 
+def wait_listening(url: str, count: int, timeout: float = 60.0) -> None:
+    """Wait until `count` schedulers listen for work on the database (they are idle)."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+    )
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while (row := conn.execute(query).fetchone()) is None or row[0] < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the schedulers did not start within {timeout:g} s")
+            time.sleep(0.05)
+
+
 def memory_mib(pid: int, field: str = "VmHWM") -> float:
     """A memory figure of the process from /proc (VmHWM: peak resident), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -123,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
         app = bootstrap(settings)
         schedulers = start_schedulers(url, args.schedulers, recipes, args.workers)
         try:
-            time.sleep(2.0)  # let the schedulers connect and go idle before the clock starts
+            wait_listening(url, args.schedulers)  # connected and idle before the clock starts
             request = {
                 "maxConcurrency": args.concurrency,
                 "tenants": [

@@ -72,6 +72,11 @@ def undo_stages(app: Switchyard, task_id: UUID, count: int, *, fail_next: bool =
     app.save(task)
 
 
+def public_state(aggregate: Any) -> dict[str, Any]:
+    """An aggregate's attributes, without the library's list of unsaved events."""
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
+
+
 def last_sequence(app: Switchyard) -> int:
     """The highest notification id recorded so far (0 when nothing is)."""
     return app.recorder.max_notification_id() or 0

@@ -9,9 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from adapters.bootstrap import bootstrap
 from adapters.embedded_kafka import start_kafka
 from adapters.relay_config import RelayConfig
+from adapters.settings import Settings
+from application.app import Switchyard
 from tests.processes import Schedulers
+from tests.schedulers import probe_factory
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this folder `integration` (they need real servers)."""
+    for item in items:
+        if Path(item.path).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture()
+def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
+    """An application whose tasks run the probe's three stages."""
+    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
+    yield application
+    application.close()
 
 
 @pytest.fixture()

@@ -8,8 +8,6 @@ import pytest
 
 from tests.scenarios import AppScenarios
 
-pytestmark = pytest.mark.integration
-
 
 class TestAppPostgres(AppScenarios):
     """Every application scenario, on PostgreSQL (a fresh schema per test)."""

@@ -21,8 +21,6 @@ from adapters.persistence import event_store_env
 from adapters.settings import Settings
 from tests.scenarios import plan_request
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "switchyard")
 EXAMPLE = ROOT / "examples" / "plan.yaml"
@@ -219,12 +217,10 @@ BAD_PLAN_PROBLEMS = [
 
 
 def test_invalid_plan_lists_every_problem_and_records_nothing(
-    cli: Cli, created: dict[str, str]
+    cli: Cli, created: dict[str, str], bad_plan_file: Path
 ) -> None:
     before = event_count(cli)
-    path = cli.cwd / "bad-plan.yaml"
-    path.write_text(BAD_PLAN, encoding="utf-8")
-    run = cli("plan", "create", str(path))
+    run = cli("plan", "create", str(bad_plan_file))
     assert_clean_failure(run)
     assert run.code == 1
     rows = {tuple(re.split(r"\s*[│|]\s*", line.strip())[:2]) for line in run.err.splitlines()}
@@ -262,7 +258,9 @@ def readonly_url(database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def failures(cli: Cli, database_url: str) -> dict[str, tuple[str, Run]]:
+def failures(
+    cli: Cli, database_url: str, created: dict[str, str], bad_plan_file: Path
+) -> dict[str, tuple[str, Run]]:
     """Each failing CLI run, by case name: the code it must print, and what it gave."""
     unreadable = cli.cwd / "unreadable.yaml"
     unreadable.write_text("name: [unclosed\ntenants: {", encoding="utf-8")
@@ -270,7 +268,7 @@ def failures(cli: Cli, database_url: str) -> dict[str, tuple[str, Run]]:
     not_utf8.write_bytes(b"\xff\xfe\x00garbage")
     readonly = readonly_url(database_url)
     return {
-        "invalid plan": ("plan.invalid", cli("plan", "create", str(cli.cwd / "bad-plan.yaml"))),
+        "invalid plan": ("plan.invalid", cli("plan", "create", str(bad_plan_file))),
         "invalid yaml": ("request.unreadable", cli("plan", "create", str(unreadable))),
         "not utf-8": ("request.unreadable", cli("plan", "create", str(not_utf8))),
         "missing file": ("request.unreadable", cli("plan", "create", "/nonexistent/plan.yaml")),
@@ -312,10 +310,12 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def bad_plan_file(cli: Cli) -> None:
+@pytest.fixture(scope="module")
+def bad_plan_file(cli: Cli) -> Path:
     """The plan file with several problems, for every test that needs it."""
-    (cli.cwd / "bad-plan.yaml").write_text(BAD_PLAN, encoding="utf-8")
+    path = cli.cwd / "bad-plan.yaml"
+    path.write_text(BAD_PLAN, encoding="utf-8")
+    return path
 
 
 @pytest.mark.parametrize("case", CASES)

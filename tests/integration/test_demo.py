@@ -15,8 +15,6 @@ import yaml
 
 from tests.schedulers import wait_until
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "switchyard")
 EXAMPLE = ROOT / "examples" / "plan.yaml"

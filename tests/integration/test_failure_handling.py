@@ -27,7 +27,7 @@ from application.ports import StepContext, StepFailed
 from domain.stage_factory import StageFactory
 from domain.status import TaskStatus
 from domain.values import FailureType, StepDefinition
-from tests.schedulers import Probe, event_names, probe_factory, running_scheduler, wait_until
+from tests.schedulers import Probe, event_names, running_scheduler, wait_until
 from tests.webhooks import webhook_server
 
 ATTEMPTS = 10
@@ -99,14 +99,6 @@ def remote_app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     recipes = {"down": remote_stage("down:1"), "up": remote_stage("up:1")}
     factory = StageFactory(parse_recipes(recipes, "tests"))
     application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=factory)
-    yield application
-    application.close()
-
-
-@pytest.fixture()
-def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
-    """An application whose tasks run the probe's three stages."""
-    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
     yield application
     application.close()
 

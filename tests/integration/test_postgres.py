@@ -18,9 +18,7 @@ from domain.plan import Plan
 from domain.status import PlanStatus, TaskStatus
 from domain.task import Task
 from domain.values import FailureInfo, FailureType, StageDefinition, StageOutcome, StepDefinition
-from tests.scenarios import NOW, plan_request, run_stages
-
-pytestmark = pytest.mark.integration
+from tests.scenarios import NOW, plan_request, public_state, run_stages
 
 BARRIER_TIMEOUT = 20.0
 BIG_PLAN_DEADLINE = 60.0
@@ -309,11 +307,6 @@ def read_everything(app: Switchyard, plan_id: UUID, task_ids: tuple[UUID, ...]) 
 
 
 # -- value round trips -----------------------------------------------------
-
-
-def public_state(aggregate: Any) -> dict[str, Any]:
-    """An aggregate's state, without the events it has not saved yet."""
-    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
 
 
 def test_task_with_every_value_type_round_trips(pg_env: dict[str, str]) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from adapters.bootstrap import bootstrap
 from adapters.leases import PostgresLeases
-from adapters.settings import Settings
 from application.app import Switchyard
 from domain.errors import StaleFence
 from domain.status import PlanStatus, TaskStatus
@@ -18,19 +15,10 @@ from tests.schedulers import (
     Probe,
     event_names,
     max_overlap,
-    probe_factory,
     running_scheduler,
     runs_of,
     wait_until,
 )
-
-
-@pytest.fixture()
-def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
-    """An application whose tasks run the probe's three stages."""
-    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
-    yield application
-    application.close()
 
 
 def plan(*tenants: str, max_concurrency: int = 1) -> dict[str, Any]:

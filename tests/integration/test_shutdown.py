@@ -5,30 +5,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from uuid import UUID
 
 import psycopg
-import pytest
 from psycopg import sql
 
-from adapters.bootstrap import bootstrap
 from adapters.scheduler_tables import TASKS
-from adapters.settings import Settings
 from application.app import Switchyard
 from domain.status import TaskStatus
 from tests.processes import Schedulers, completed, request, started
-from tests.schedulers import probe_factory, wait_until
-
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
-    """An application whose tasks run the probe's three stages."""
-    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
-    yield application
-    application.close()
+from tests.schedulers import wait_until
 
 
 def lease_owner(database_url: str, schema: str, task_id: UUID) -> str | None:

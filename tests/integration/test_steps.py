@@ -28,8 +28,6 @@ from application.ports import StepContext, StepExecutor, StepFailed
 from domain.values import FailureType, StepDefinition
 from tests.schedulers import wait_until
 
-pytestmark = pytest.mark.integration
-
 DEADLINE = 10.0
 """Seconds before an awaited condition counts as unseen."""
 

@@ -28,8 +28,6 @@ from tests.relays import caught_up, running, stored_events
 from tests.scenarios import plan_request, run_stages
 from tests.schedulers import wait_until
 
-pytestmark = pytest.mark.integration
-
 CLI = str(Path(sys.executable).parent / "switchyard")
 TENANTS = ("t00", "t01", "t02", "t03")
 IDLE_SECONDS = 2.0

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 
 import pytest
 
-from adapters.bootstrap import bootstrap
-from adapters.settings import Settings
 from application.app import Switchyard
 from domain.errors import StaleFence
 from domain.status import TaskStatus
 from tests.processes import Schedulers, completed, request
-from tests.schedulers import probe_factory, wait_until
-
-
-@pytest.fixture()
-def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
-    """An application whose tasks run the probe's three stages."""
-    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
-    yield application
-    application.close()
+from tests.schedulers import wait_until
 
 
 def test_a_killed_schedulers_task_is_taken_over_and_its_late_write_refused(

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from adapters.cloudevents_format import to_record
 from application.app import Switchyard
 from application.tracing import METADATA, trace_context
 from tests.scenarios import plan_request
-
-pytestmark = pytest.mark.integration
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

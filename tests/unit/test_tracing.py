@@ -18,7 +18,7 @@ from application.tracing import (
     metadata_traceparent,
     trace_context,
 )
-from tests.scenarios import last_sequence, plan_request, run_stages
+from tests.scenarios import last_sequence, plan_request, public_state, run_stages
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 OTHER_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
@@ -41,11 +41,6 @@ def stored_traceparents(app: Switchyard, after: int = 0) -> list[str | None]:
     """The traceparent stored with each event after the given sequence, in order."""
     notifications = app.recorder.select_notifications(after, 1000, inclusive_of_start=False)
     return [metadata_traceparent(json.loads(n.state).get(METADATA)) for n in notifications]
-
-
-def public_state(aggregate: Any) -> dict[str, Any]:
-    """An aggregate's attributes, without the library's list of unsaved events."""
-    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
 
 
 class TestTraceparentFormat:
