@@ -15,9 +15,10 @@
     ├── StaleFence                   task.stale_fence
     ├── IdempotencyKeyReused         plan.idempotency_key_reused
     ├── ConcurrentUpdate             command.conflict
-    └── StoreError
-        ├── StoreUnavailable         store.unavailable
-        └── StoreRefused             store.refused
+    ├── StoreError
+    │   ├── StoreUnavailable         store.unavailable
+    │   └── StoreRefused             store.refused
+    └── BrokerUnavailable            kafka.unavailable
 
 Context travels as keyword details; messages are for people, codes for programs.
 """
@@ -177,6 +178,13 @@ class StoreRefused(StoreError):
 
     code = "store.refused"
     title = "The event store refused the operation"
+
+
+class BrokerUnavailable(SwitchyardError):
+    """There is no Kafka broker to read from."""
+
+    code = "kafka.unavailable"
+    title = "No Kafka broker is available"
 
 
 def all_error_classes() -> list[type[SwitchyardError]]:

@@ -8,16 +8,12 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from adapters.cli.output import errors
 from adapters.cli.roles import stop_on_signals
 from adapters.embedded_kafka import embedded_broker_address
 from adapters.settings import Settings
 from adapters.tail import TailConfig, TailEvent, TailFilter, tail
-
-UNAVAILABLE = "kafka.unavailable"
-"""The error code when there is no broker to read from."""
+from domain.errors import BrokerUnavailable
 
 SHOWN_FIELDS = 4
 """How many of an event's own fields a line shows."""
@@ -64,12 +60,10 @@ def tail_command(
     settings = Settings()
     servers = settings.kafka_bootstrap_servers or embedded_broker_address(settings.data_dir)
     if servers is None:
-        message = (
+        raise BrokerUnavailable(
             "no KAFKA_BOOTSTRAP_SERVERS and no embedded broker running for "
             f"{settings.data_dir} (start `switchyard dev` or `switchyard relay`)"
         )
-        errors.print(f"[bold red]error[/] {escape(f'[{UNAVAILABLE}]')}: {escape(message)}")
-        raise typer.Exit(1)
     config = TailConfig(
         bootstrap_servers=servers,
         topic=settings.kafka_topic,
