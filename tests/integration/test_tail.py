@@ -8,6 +8,7 @@ in a subprocess too, and finds the embedded broker through the data dir.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -104,9 +105,12 @@ def test_a_new_tail_shows_only_what_is_published_after_it_started(
     reader.start()
     try:
         with running(pg_env, published) as relay:
-            plans = iter(range(100))
+            plans = itertools.count()
 
             def one_more_plan_shown() -> bool:
+                # A new group takes seconds to join on the embedded broker: publish
+                # until the tail shows something, bounded by time, not by a count of
+                # plans (how many fit in the join depends on the machine).
                 pg_app.create_plan(plan_request(f"new{next(plans)}"), actor="bob")
                 wait_until(lambda: caught_up(relay, pg_app), what="the relay caught up")
                 return bool(shown)
@@ -117,7 +121,7 @@ def test_a_new_tail_shows_only_what_is_published_after_it_started(
         reader.join(30)
     assert not reader.is_alive()
     assert not {e.key for e in shown} & before, "an event published before the tail started"
-    assert {e.tenant_id for e in shown} - {None} <= {f"new{i}" for i in range(100)}
+    assert all(e.tenant_id.startswith("new") for e in shown if e.tenant_id is not None)
 
 
 def test_tail_stops_at_its_limit(published: RelayConfig) -> None:
