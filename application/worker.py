@@ -103,11 +103,18 @@ class TaskWorker:
     def work(self, claim: Claim) -> None:
         """Work on the claimed task until it reaches a boundary it stops at; then let go."""
         settled = False
+        interrupted: list[str | None] = [None]
+
+        def start(task: Task, claim: Claim) -> None:
+            interrupted[0] = _running_stage(task)  # what the Claimed event records
+            self._start(task, claim)
+
         try:
-            task = self._save(self.app.get_task(claim.task_id), claim, self._start)
+            task = self._save(self.app.get_task(claim.task_id), claim, start)
             if task is not None and claim.takeover:
                 message = f"taken over by {self.owner}"
-                self._notify(task, NotificationType.TAKEOVER, Severity.WARNING, message)
+                kind = NotificationType.TAKEOVER
+                self._notify(task, kind, Severity.WARNING, message, interrupted[0])
             while task is not None and not self.claims.is_lost(claim):
                 settled = task.status in SETTLED
                 task = self._step(task, claim)
@@ -225,3 +232,8 @@ class TaskWorker:
             target_version=task.target_version,
             fence=claim.fence,
         )
+
+
+def _running_stage(task: Task) -> str | None:
+    """The name of the stage the task's last worker had started and not ended, if any."""
+    return None if task.current_stage is None else task.stages[task.current_stage].name

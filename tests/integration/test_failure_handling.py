@@ -177,3 +177,22 @@ def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switch
     ]
     # A notifier error that escaped would make the worker let go and the task be claimed again.
     assert event_names(app, task_id).count("Claimed") == 1, "duplicate claim"
+
+
+def test_a_takeover_names_the_stage_it_interrupted(app: Switchyard) -> None:
+    request = {"maxConcurrency": 1, "tenants": tenants("probe", "acme")}
+    task_id = app.create_plan(request, "ci").task_ids[0]
+    recorder: Any = app.recorder
+    leases = PostgresLeases(recorder.datastore, recorder.channel_name)
+    first = leases.claim("worker-a", ttl_seconds=0.05)
+    assert first is not None
+    crashed = app.get_task(task_id)
+    crashed.claim("worker-a", first.fence, crashed.created_on)
+    crashed.begin_stage(first.fence)  # and then worker-a died mid-stage
+    app.save(crashed, fenced=(task_id, first.fence))
+    leases.close()
+    notifier = Recorder()
+    with running_scheduler(app, {"probe": Probe()}, notifier=notifier):
+        wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 30)
+    [takeover] = [n for n in notifier.got if n.type == NotificationType.TAKEOVER]
+    assert takeover.stage == "One"
