@@ -12,6 +12,10 @@
 3. A worker's save names its claim (`fenced=(task_id, fence)`); the write is
    refused (StaleFence) unless that fence still holds the task's lease, checked
    under a row lock in the same transaction as the insert.
+4. An operator's retry or rollback names the tasks it restarts
+   (`not_superseded=(task_id, ...)`); under the claims' advisory lock, the write
+   is refused (TaskSuperseded) if a scheduler has claimed a newer task of the
+   same tenant, so the check cannot race a claim.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
 from adapters import scheduler_tables
+from adapters.scheduler_tables import LAST_CREATED
 from application.scheduling import PlanRow, TaskRow
-from domain.errors import StaleFence
+from domain.errors import StaleFence, TaskSuperseded
 
 
 class TransactionalRecorder(PostgresApplicationRecorder):
@@ -41,6 +46,9 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         self._upsert_plans = scheduler_tables.prepared(scheduler_tables.UPSERT_PLANS, schema)
         self._upsert_tasks = scheduler_tables.prepared(scheduler_tables.UPSERT_TASKS, schema)
         self._select_fence = scheduler_tables.prepared(scheduler_tables.SELECT_FENCE, schema)
+        self._select_superseding = scheduler_tables.prepared(
+            scheduler_tables.SELECT_SUPERSEDING, schema
+        )
         self.insert_events_statement = sql.Composed(
             [scheduler_tables.rendered(self.insert_events_statement)]
         )
@@ -52,6 +60,15 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
         )
 
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # CREATE INDEX IF NOT EXISTS locks its table even when the index exists, which
+        # can deadlock with a running worker's save: skip the DDL once it all ran.
+        schema = self.datastore.schema or "public"
+        curs.execute("SELECT to_regclass(%s) AS found", (f"{schema}.{LAST_CREATED}",))
+        row = curs.fetchone()
+        if row is None or row["found"] is None:
+            super()._create_table(curs)
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -60,9 +77,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            # Row locks first (the fence, then the queue rows in task-id order), the
-            # events table lock last: every writer takes its locks in this order, so
-            # none can deadlock, and the serialised part is the insert alone.
+            # The claims' advisory lock first (only a retry or rollback takes it), then
+            # row locks (the fence, then the queue rows in task-id order), the events
+            # table lock last: every writer takes its locks in this order, so none can
+            # deadlock, and the serialised part is the insert alone.
+            self._check_not_superseded(curs, kwargs.get("not_superseded", ()))
             fenced = kwargs.get("fenced")
             if fenced is not None:
                 self._check_fence(curs, *fenced)
@@ -74,6 +93,19 @@ class TransactionalRecorder(PostgresApplicationRecorder):
 
     def _notify_channel(self, curs: Cursor[DictRow]) -> None:
         curs.execute(self._notify)
+
+    def _check_not_superseded(self, curs: Cursor[DictRow], task_ids: Sequence[UUID]) -> None:
+        if not task_ids:
+            return
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (scheduler_tables.CLAIM_LOCK,))
+        curs.execute(self._select_superseding, (list(task_ids),))
+        row = curs.fetchone()
+        if row is not None:
+            raise TaskSuperseded(
+                task_id=str(row["task_id"]),
+                newer_task_id=str(row["newer_task_id"]),
+                newer_plan_id=str(row["newer_plan_id"]),
+            )
 
     def _check_fence(self, curs: Cursor[DictRow], task_id: UUID, fence: int) -> None:
         # Lock the lease row: a claim by another worker either committed (and we

@@ -1,7 +1,9 @@
 """Leases with fencing tokens in PostgreSQL: the `Leases` port.
 
 Claims are serialised by one transaction-scoped advisory lock, so the checks
-"plan below its max concurrency" and "tenant not busy" see every other claim;
+"plan below its max concurrency", "tenant not busy" and "no older task of the
+tenant unfinished" (older: its plan was recorded earlier) see every other
+claim and every retry or rollback (whose saves take the same lock);
 lease expiry is judged by the database clock (`now()`), never a worker's. Each
 claim draws a fence from a sequence, so fences only grow. The fence is also
 recorded on the Task (its Started / Claimed event), which moves the aggregate's
@@ -17,9 +19,8 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
 from adapters import scheduler_tables
+from adapters.scheduler_tables import CLAIM_LOCK
 from application.ports import Claim, Progress
-
-CLAIM_LOCK = 0x5357_4954_4348  # "SWITCH": the advisory lock every claim takes
 
 _NO_FLUSH = "SET LOCAL synchronous_commit = off"
 """Lease writes need not wait for the disk: a lease is a liveness hint, and the task's
@@ -40,7 +41,12 @@ WHERE t.needs_worker
         coalesce(b.leased, 0) < p.max_concurrency
         AND NOT EXISTS (
             SELECT 1 FROM {schema}.{tasks} o
-            WHERE o.tenant_id = t.tenant_id AND o.lease_owner IS NOT NULL)))
+            WHERE o.tenant_id = t.tenant_id AND o.lease_owner IS NOT NULL)
+        AND NOT EXISTS (
+            SELECT 1 FROM {schema}.{tasks} o
+            JOIN {schema}.{plans} op ON op.plan_id = o.plan_id
+            WHERE o.tenant_id = t.tenant_id AND op.seq < p.seq
+              AND o.status IN ({unfinished}))))
 ORDER BY t.lease_owner IS NULL, t.status = 'QUEUED', p.seq, t.position
 LIMIT 1
 """
@@ -77,6 +83,7 @@ class PostgresLeases:
             **scheduler_tables.names(schema),
             "schema_name": sql.SQL(schema),
             "fences_name": sql.SQL(scheduler_tables.FENCES),
+            "unfinished": sql.SQL(scheduler_tables.UNFINISHED_SQL),
         }
         self._claim, self._take, self._renew, self._release = (
             scheduler_tables.rendered(sql.SQL(text).format(**ids))

@@ -6,16 +6,28 @@ with the event store. Lease columns (owner, expiry, fence, progress) are
 written by claims and heartbeats (`adapters.leases`); a task that leaves the
 active statuses loses its lease in the same transaction as the event that
 moved it. The unique index on active tenants is the database's own guard for
-"one running task per tenant".
+"one running task per tenant"; the index on unfinished tasks serves the rule
+"a tenant's tasks run in the order their plans were recorded" (`adapters.leases`).
 """
 
 from __future__ import annotations
 
 from psycopg import sql
 
+from domain.status import UNFINISHED
+
 PLANS = "switchyard_queue_plans"
 TASKS = "switchyard_queue_tasks"
 FENCES = "switchyard_fences"
+
+CLAIM_LOCK = 0x5357_4954_4348  # "SWITCH"
+"""The advisory lock that serialises claims, and the saves that must not race them."""
+
+UNFINISHED_SQL = ", ".join(f"'{status}'" for status in sorted(UNFINISHED))
+"""The unfinished statuses as an SQL list: a task in one of them holds back newer ones."""
+
+LAST_CREATED = "switchyard_queue_tasks_unfinished"
+"""The object the last create statement makes: once it exists, every one of them ran."""
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {schema}.{plans} (
@@ -46,6 +58,8 @@ _DDL = (
         ON {schema}.{tasks} (plan_id) WHERE lease_owner IS NOT NULL""",
     """CREATE UNIQUE INDEX IF NOT EXISTS switchyard_queue_one_active_task_per_tenant
         ON {schema}.{tasks} (tenant_id) WHERE lease_owner IS NOT NULL""",
+    f"""CREATE INDEX IF NOT EXISTS {LAST_CREATED}
+        ON {{schema}}.{{tasks}} (tenant_id) WHERE status IN ({UNFINISHED_SQL})""",
 )
 
 
@@ -80,6 +94,19 @@ def create_statements(schema: str) -> list[sql.Composed]:
 
 SELECT_FENCE = "SELECT fence FROM {schema}.{tasks} WHERE task_id = %s FOR UPDATE"
 """The fence of a task's lease, locked until the writing transaction ends."""
+
+SELECT_SUPERSEDING = """
+SELECT t.task_id, n.task_id AS newer_task_id, n.plan_id AS newer_plan_id
+FROM {schema}.{tasks} t
+JOIN {schema}.{plans} tp ON tp.plan_id = t.plan_id
+JOIN {schema}.{tasks} n ON n.tenant_id = t.tenant_id
+JOIN {schema}.{plans} np ON np.plan_id = n.plan_id
+WHERE t.task_id = ANY(%s) AND np.seq > tp.seq AND n.fence IS NOT NULL
+ORDER BY np.seq
+LIMIT 1
+"""
+"""Of the given tasks, one with a newer task of its tenant that a scheduler has claimed
+(it holds a fence), and that newer task."""
 
 UPSERT_PLANS = """
 INSERT INTO {schema}.{plans} (plan_id, max_concurrency)

@@ -18,10 +18,21 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Recording
 
+from application.planning import new_plan
 from application.scheduling import scheduling_rows
+from application.tenant_order import blocking_task, current_task, superseding_task
 from application.tracing import TracingMapper
 from application.transcodings import value_transcodings
-from application.views import HistoryEntry, PlanView, TaskView, history_entry, plan_view, task_view
+from application.views import (
+    HistoryEntry,
+    PlanView,
+    TaskRef,
+    TaskView,
+    history_entry,
+    plan_view,
+    task_ref,
+    task_view,
+)
 from domain.errors import (
     ConcurrentUpdate,
     IdempotencyKeyReused,
@@ -30,6 +41,7 @@ from domain.errors import (
     PlanCommandRefused,
     PlanNotFound,
     TaskNotFound,
+    TaskSuperseded,
     TenantNotFound,
 )
 from domain.plan import Plan
@@ -127,37 +139,17 @@ class Switchyard(Application[UUID]):
     def _record_plan(
         self, plan_id: UUID, request: PlanRequest, actor: str, idempotency_key: str | None
     ) -> PlanCreated:
-        tasks = []
-        tenants = []
-        for position, tenant in enumerate(request.tenants):
-            task_id = uuid4()
-            stages = self.stage_factory.build(tenant, plan_id, task_id)
-            task = Task(
-                id=task_id,
-                plan_id=plan_id,
-                tenant_id=tenant.tenant_id,
-                position=position,
-                service_type=tenant.service_type,
-                target_version=tenant.target_version,
-                stages=stages,
-                actor=actor,
-            )
-            task.queue(actor)
-            tasks.append(task)
-            tenant_tasks = self._tenant_tasks(tenant.tenant_id) or TenantTasks(tenant.tenant_id)
-            tenant_tasks.assign(task_id, plan_id)
-            tenants.append(tenant_tasks)
-        plan = Plan(
-            id=plan_id,
-            name=request.name,
-            max_concurrency=request.max_concurrency,
-            task_ids=[t.id for t in tasks],
-            tenant_ids=[t.tenant_id for t in tasks],
-            actor=actor,
-            idempotency_key=idempotency_key,
-            fingerprint=request.fingerprint,
+        planned = new_plan(
+            plan_id,
+            request,
+            actor,
+            idempotency_key,
+            self.stage_factory,
+            self._tenant_tasks,
+            self.get_task,
         )
-        recordings = self.save(plan, *tasks, *tenants)
+        recordings = self.save(*planned.aggregates())
+        plan = planned.plan
         return PlanCreated(plan.id, plan.task_ids, recordings[-1].notification.id, True)
 
     # -- steer one task ----------------------------------------------------
@@ -177,36 +169,46 @@ class Switchyard(Application[UUID]):
     def retry_task(
         self, task_id: UUID, actor: str, from_checkpoint: bool = True, reason: str | None = None
     ) -> Recorded:
-        """Run a failed, cancelled or rolled-back task again."""
-        return self._on_task(task_id, lambda t: t.retry(actor, from_checkpoint, reason))
+        """Run a failed, cancelled or rolled-back task again, unless a newer one has started."""
+
+        def retry(task: Task) -> None:
+            task.retry(actor, from_checkpoint, reason)
+            self._refuse_superseded(task)
+
+        return self._on_task(task_id, retry, guard_supersession=True)
 
     def rollback_task(self, task_id: UUID, actor: str, reason: str | None = None) -> Recorded:
-        """Undo a task's completed stages, newest first."""
-        return self._on_task(task_id, lambda t: t.rollback(actor, reason))
+        """Undo a task's completed stages, newest first, unless a newer one has started."""
 
-    # -- steer a tenant's latest task --------------------------------------
+        def rollback(task: Task) -> None:
+            task.rollback(actor, reason)
+            self._refuse_superseded(task)
+
+        return self._on_task(task_id, rollback, guard_supersession=True)
+
+    # -- steer a tenant's current task -------------------------------------
 
     def pause_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
-        """Pause the tenant's latest task."""
-        return self.pause_task(self.latest_task_id(tenant_id), actor, reason)
+        """Pause the tenant's current task (see `current_task_id`)."""
+        return self.pause_task(self.current_task_id(tenant_id), actor, reason)
 
     def resume_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
-        """Resume the tenant's latest task."""
-        return self.resume_task(self.latest_task_id(tenant_id), actor, reason)
+        """Resume the tenant's current task (see `current_task_id`)."""
+        return self.resume_task(self.current_task_id(tenant_id), actor, reason)
 
     def cancel_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
-        """Cancel the tenant's latest task."""
-        return self.cancel_task(self.latest_task_id(tenant_id), actor, reason)
+        """Cancel the tenant's current task (see `current_task_id`)."""
+        return self.cancel_task(self.current_task_id(tenant_id), actor, reason)
 
     def retry_tenant(
         self, tenant_id: str, actor: str, from_checkpoint: bool = True, reason: str | None = None
     ) -> Recorded:
-        """Retry the tenant's latest task."""
-        return self.retry_task(self.latest_task_id(tenant_id), actor, from_checkpoint, reason)
+        """Retry the tenant's current task (see `current_task_id`)."""
+        return self.retry_task(self.current_task_id(tenant_id), actor, from_checkpoint, reason)
 
     def rollback_tenant(self, tenant_id: str, actor: str, reason: str | None = None) -> Recorded:
-        """Roll back the tenant's latest task."""
-        return self.rollback_task(self.latest_task_id(tenant_id), actor, reason)
+        """Roll back the tenant's current task (see `current_task_id`)."""
+        return self.rollback_task(self.current_task_id(tenant_id), actor, reason)
 
     # -- steer a whole plan ------------------------------------------------
 
@@ -231,32 +233,48 @@ class Switchyard(Application[UUID]):
     def retry_plan(
         self, plan_id: UUID, actor: str, from_checkpoint: bool = True, reason: str | None = None
     ) -> Recorded:
-        """Retry every failed or cancelled task; one with no checkpoint starts from scratch."""
+        """Retry every failed or cancelled task that is not superseded (see `retry_task`).
+
+        A task with no checkpoint starts from scratch.
+        """
 
         def retry(task: Task) -> None:
             task.retry(actor, from_checkpoint and task.has_checkpoint, reason)
 
         return self._on_plan(
-            plan_id, lambda p: p.request_retry(actor, from_checkpoint, reason), retry
+            plan_id,
+            lambda p: p.request_retry(actor, from_checkpoint, reason),
+            retry,
+            guard_supersession=True,
         )
 
     def rollback_plan(self, plan_id: UUID, actor: str, reason: str | None = None) -> Recorded:
-        """Roll back every task of the plan that can be rolled back."""
+        """Roll back every task of the plan that can be rolled back and is not superseded."""
         return self._on_plan(
             plan_id,
             lambda p: p.request_rollback(actor, reason),
             lambda t: t.rollback(actor, reason),
+            guard_supersession=True,
         )
 
     # -- queries -----------------------------------------------------------
 
     def describe_task(self, task_id: UUID) -> TaskView:
-        """The task's status and progress."""
-        return task_view(self.get_task(task_id))
+        """The task's status and progress, and the older task it waits for, if any."""
+        task = self.get_task(task_id)
+        return task_view(task, waiting_for=self.waiting_for(task))
+
+    def waiting_for(self, task: Task) -> TaskRef | None:
+        """The older unfinished task of the same tenant that this waiting task waits for."""
+        tenant_tasks = self._tenant_tasks(task.tenant_id)
+        if tenant_tasks is None:
+            return None
+        blocker = blocking_task(task, tenant_tasks.task_ids, self.get_task)
+        return None if blocker is None else task_ref(blocker)
 
     def describe_tenant(self, tenant_id: str) -> TaskView:
-        """The status and progress of the tenant's latest task."""
-        return self.describe_task(self.latest_task_id(tenant_id))
+        """The status and progress of the tenant's current task (see `current_task_id`)."""
+        return self.describe_task(self.current_task_id(tenant_id))
 
     def describe_plan(self, plan_id: UUID) -> PlanView:
         """The plan's derived status and its tasks in FIFO order."""
@@ -270,12 +288,16 @@ class Switchyard(Application[UUID]):
             raise TaskNotFound(task_id=str(task_id))
         return [history_entry(e) for e in events]
 
-    def latest_task_id(self, tenant_id: str) -> UUID:
-        """The id of the tenant's newest task."""
+    def current_task_id(self, tenant_id: str) -> UUID:
+        """The id of the task a tenant-addressed command or query acts on.
+
+        The tenant's running (or rolling back) task, else its oldest paused one,
+        else its oldest waiting one, else its newest task (see `tenant_order`).
+        """
         tenant_tasks = self._tenant_tasks(tenant_id)
-        if tenant_tasks is None or tenant_tasks.latest_task_id is None:
+        if tenant_tasks is None or not tenant_tasks.task_ids:
             raise TenantNotFound(tenant_id=tenant_id)
-        return tenant_tasks.latest_task_id
+        return current_task(tenant_tasks.task_ids, self.get_task).id
 
     def get_task(self, task_id: UUID) -> Task:
         """Load a task by replaying its events."""
@@ -304,16 +326,31 @@ class Switchyard(Application[UUID]):
             return None
         return tenant_tasks
 
-    def _on_task(self, task_id: UUID, command: Callable[[Task], None]) -> Recorded:
+    def _refuse_superseded(self, task: Task) -> None:
+        tenant_tasks = self._tenant_tasks(task.tenant_id)
+        newer = superseding_task(task, tenant_tasks.task_ids if tenant_tasks else (), self.get_task)
+        if newer is not None:
+            raise TaskSuperseded(
+                task_id=str(task.id), newer_task_id=str(newer.id), newer_plan_id=str(newer.plan_id)
+            )
+
+    def _on_task(
+        self, task_id: UUID, command: Callable[[Task], None], guard_supersession: bool = False
+    ) -> Recorded:
         def attempt() -> Recorded:
             task = self.get_task(task_id)
             command(task)
-            return Recorded(self.save(task)[-1].notification.id, (task.id,))
+            guard = {"not_superseded": (task.id,)} if guard_supersession else {}
+            return Recorded(self.save(task, **guard)[-1].notification.id, (task.id,))
 
         return self._retrying(attempt, aggregate_id=str(task_id))
 
     def _on_plan(
-        self, plan_id: UUID, plan_command: Callable[[Plan], None], command: Callable[[Task], None]
+        self,
+        plan_id: UUID,
+        plan_command: Callable[[Plan], None],
+        command: Callable[[Task], None],
+        guard_supersession: bool = False,
     ) -> Recorded:
         def attempt() -> Recorded:
             plan = self.get_plan(plan_id)
@@ -322,13 +359,16 @@ class Switchyard(Application[UUID]):
                 task = self.get_task(task_id)
                 try:
                     command(task)
-                except InvalidTransition:
+                    if guard_supersession:
+                        self._refuse_superseded(task)
+                except (InvalidTransition, TaskSuperseded):
                     continue
                 changed.append(task)
             if not changed:
                 raise PlanCommandRefused(plan_id=str(plan_id))
             plan_command(plan)
-            recordings = self.save(plan, *changed)
+            guard = {"not_superseded": tuple(t.id for t in changed)} if guard_supersession else {}
+            recordings = self.save(plan, *changed, **guard)
             return Recorded(recordings[-1].notification.id, tuple(t.id for t in changed))
 
         return self._retrying(attempt, aggregate_id=str(plan_id))

@@ -14,6 +14,14 @@ from domain.task import Task
 
 
 @dataclass(frozen=True)
+class TaskRef:
+    """Which task of which plan."""
+
+    task_id: UUID
+    plan_id: UUID
+
+
+@dataclass(frozen=True)
 class TaskView:
     """A task's status, progress and flags, as SREs ask for them."""
 
@@ -37,6 +45,8 @@ class TaskView:
     failed_stage: str | None
     message: str
     version: int
+    waiting_for: TaskRef | None = None
+    """The older task of the tenant this one waits for (asked of one task; plans leave it out)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,13 @@ class HistoryEntry:
     fields: dict[str, Any]
 
 
-def task_view(task: Task) -> TaskView:
-    """Describe a task."""
+def task_ref(task: Task) -> TaskRef:
+    """Name a task and its plan."""
+    return TaskRef(task_id=task.id, plan_id=task.plan_id)
+
+
+def task_view(task: Task, waiting_for: TaskRef | None = None) -> TaskView:
+    """Describe a task (and the older task it waits for, when known)."""
     current = None if task.current_stage is None else task.stages[task.current_stage].name
     return TaskView(
         task_id=task.id,
@@ -97,6 +112,7 @@ def task_view(task: Task) -> TaskView:
         failed_stage=task.failed_stage,
         message=task.message,
         version=task.version,
+        waiting_for=waiting_for,
     )
 
 

@@ -12,6 +12,7 @@
     ├── InvalidTransition            task.invalid_transition
     ├── PlanCommandRefused           plan.command_refused
     ├── NoCheckpoint                 task.no_checkpoint
+    ├── TaskSuperseded               task.superseded
     ├── StaleFence                   task.stale_fence
     ├── IdempotencyKeyReused         plan.idempotency_key_reused
     ├── ConcurrentUpdate             command.conflict
@@ -136,6 +137,14 @@ class NoCheckpoint(SwitchyardError):
 
     code = "task.no_checkpoint"
     title = "The task has no checkpoint to retry from"
+
+
+class TaskSuperseded(SwitchyardError):
+    """A newer task of the tenant has started: retrying or rolling back this one would
+    put the tenant back on an older version; nothing was recorded."""
+
+    code = "task.superseded"
+    title = "A newer task of the tenant has started"
 
 
 class StaleFence(SwitchyardError):

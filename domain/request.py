@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-PLAN_FIELDS = frozenset({"name", "maxConcurrency", "tenants"})
+PLAN_FIELDS = frozenset({"name", "maxConcurrency", "supersede", "tenants"})
 """The keys a plan request may have."""
 
 TENANT_FIELDS = frozenset(
@@ -47,12 +47,17 @@ class TenantConfig:
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """A validated plan request: its tenants in FIFO order and its concurrency limit."""
+    """A validated plan request: its tenants in FIFO order and its concurrency limit.
+
+    With `supersede`, each task cancels its tenant's older tasks that wait and
+    never started, in the transaction that records the plan.
+    """
 
     name: str
     max_concurrency: int
     tenants: tuple[TenantConfig, ...]
     fingerprint: str
+    supersede: bool = False
 
 
 def fingerprint(raw: Mapping[str, Any]) -> str:
@@ -80,4 +85,5 @@ def build_plan_request(raw: Mapping[str, Any]) -> PlanRequest:
         max_concurrency=int(raw.get("maxConcurrency", DEFAULT_MAX_CONCURRENCY)),
         tenants=tenants,
         fingerprint=fingerprint(raw),
+        supersede=bool(raw.get("supersede", False)),
     )

@@ -7,6 +7,7 @@ Task statuses and the commands each allows:
        │                 │  └───resume───┐  │ ├──(boundary, pause requested)──▶ PAUSED
        │                 └──pause──▶ PAUSED ◀┘ └──(boundary, cancel requested)──▶ CANCELLED
        └──pause / cancel (at once: no stage runs)
+    CREATED, QUEUED ──superseded by a newer plan (never started)──▶ CANCELLED
     FAILED, CANCELLED ──retry──▶ QUEUED            ROLLED_BACK ──retry (from scratch)──▶ QUEUED
     COMPLETED, FAILED, CANCELLED, PAUSED, ROLLBACK_FAILED ──rollback──▶ ROLLING_BACK
     ROLLING_BACK ──(every completed stage undone)──▶ ROLLED_BACK
@@ -48,6 +49,7 @@ ALLOWED: dict[str, frozenset[TaskStatus]] = {
     "cancel": frozenset({S.CREATED, S.QUEUED, S.RUNNING, S.PAUSED}),
     "retry": frozenset({S.FAILED, S.CANCELLED, S.ROLLED_BACK}),
     "rollback": frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.PAUSED, S.ROLLBACK_FAILED}),
+    "supersede": frozenset({S.CREATED, S.QUEUED}),
     "roll_back_stage": frozenset({S.ROLLING_BACK}),
     "fail_rollback": frozenset({S.ROLLING_BACK}),
 }
@@ -57,6 +59,9 @@ SETTLED = frozenset(
     {S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ROLLED_BACK, S.ROLLBACK_FAILED}
 )
 """Statuses in which no worker has anything to do until an operator acts."""
+
+UNFINISHED = frozenset({S.CREATED, S.QUEUED, S.RUNNING, S.PAUSED, S.ROLLING_BACK})
+"""Statuses of a task that still holds its tenant: newer tasks of the tenant wait for it."""
 
 
 class PlanStatus(StrEnum):

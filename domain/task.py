@@ -52,6 +52,7 @@ class Task(Aggregate):
         self.owner: str | None = None
         self.fence: int | None = None
         self.started_at: datetime | None = None
+        self.ever_started = False
         self.failure: FailureInfo | None = None
         self.failed_stage: str | None = None
         self.message = ""
@@ -133,6 +134,11 @@ class Task(Aggregate):
         self._rolling_back(actor, reason, names)
         if not names:
             self._rolled_back(reason)
+
+    def supersede(self, by_plan_id: UUID, by_task_id: UUID, actor: str) -> None:
+        """Cancel this never-started task for a newer plan's task of the same tenant."""
+        self._require("supersede", not self.ever_started, "it has started before")
+        self._superseded(by_plan_id, by_task_id, actor)
 
     # -- worker commands ---------------------------------------------------
 
@@ -255,6 +261,12 @@ class Task(Aggregate):
         self.pause_requested = False
         self.owner = None
 
+    @event("Superseded")
+    def _superseded(self, by_plan_id: UUID, by_task_id: UUID, actor: str) -> None:
+        """Record that a newer plan's task of the tenant replaced this one before it started."""
+        self.status = TaskStatus.CANCELLED
+        self.message = f"superseded by task {by_task_id} of plan {by_plan_id}"
+
     @event("RetryStarted")
     def _retry_started(
         self, actor: str, from_checkpoint: bool, attempt: int, reason: str | None
@@ -308,6 +320,7 @@ class Task(Aggregate):
         self.status = TaskStatus.RUNNING
         self.owner = owner
         self.fence = fence
+        self.ever_started = True
         if self.started_at is None:
             self.started_at = started_at
 

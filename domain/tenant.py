@@ -1,8 +1,9 @@
 """The TenantTasks aggregate: which tasks were ever planned for one tenant.
 
 Its id is derived from the tenant id, so a tenant's commands and queries find
-its latest task without a read model. Two plans created at once for one tenant
-meet here, and optimistic concurrency orders them.
+its tasks without a read model. Two plans created at once for one tenant meet
+here, and optimistic concurrency orders them: the list is in the order the
+plans were recorded, the order the tenant's tasks run in.
 """
 
 from __future__ import annotations
@@ -30,11 +31,6 @@ class TenantTasks(Aggregate):
     def assign(self, task_id: UUID, plan_id: UUID) -> None:
         """Record that a plan gave this tenant a new task."""
         self.task_ids = (*self.task_ids, task_id)
-
-    @property
-    def latest_task_id(self) -> UUID | None:
-        """The tenant's newest task, which tenant-addressed commands act on."""
-        return self.task_ids[-1] if self.task_ids else None
 
 
 def tenant_tasks_id(tenant_id: str) -> UUID:

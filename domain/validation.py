@@ -60,6 +60,8 @@ def _plan_fields(raw: Mapping[str, Any], _: ServiceTypes) -> Iterator[Problem]:
         yield Problem("maxConcurrency", "type", "maxConcurrency must be a whole number")
     elif limit < 1:
         yield Problem("maxConcurrency", "out_of_range", "maxConcurrency must be at least 1")
+    if not isinstance(raw.get("supersede", False), bool):
+        yield Problem("supersede", "type", "supersede must be true or false")
 
 
 def _tenant_list(raw: Mapping[str, Any], _: ServiceTypes) -> Iterator[Problem]:

@@ -87,8 +87,8 @@ def code_of(exc_info: pytest.ExceptionInfo[SwitchyardError]) -> str:
     return exc_info.value.code
 
 
-class AppScenarios:
-    """The application's use cases; a subclass chooses the persistence with `env`."""
+class AppFixtures:
+    """The application on a persistence a subclass chooses with `env` (or `store_env`)."""
 
     env: ClassVar[Mapping[str, str] | None] = None
     """The event-store settings; None means a subclass's `store_env` fixture gives them."""
@@ -105,6 +105,10 @@ class AppScenarios:
         app = bootstrap(Settings(database_url=None), env=dict(store_env))
         yield app
         app.close()
+
+
+class AppScenarios(AppFixtures):
+    """The application's use cases; a subclass chooses the persistence with `env`."""
 
     # -- create a plan ------------------------------------------------------
 
@@ -178,30 +182,6 @@ class AppScenarios:
         app.cancel_task(task_id, "bob")
         app.rollback_task(task_id, "bob")
         assert app.describe_task(task_id).status == TaskStatus.ROLLING_BACK
-
-    # -- steer by tenant id -------------------------------------------------
-
-    def test_tenant_commands_act_on_the_tenants_latest_task(self, app: Switchyard) -> None:
-        first = app.create_plan(plan_request("acme", "globex"), "alice")
-        second = app.create_plan(plan_request("acme"), "alice")
-        assert app.latest_task_id("acme") == second.task_ids[0]
-        recorded = app.pause_tenant("acme", "bob")
-        assert recorded.task_ids == (second.task_ids[0],)
-        assert app.describe_task(second.task_ids[0]).status == TaskStatus.PAUSED
-        assert app.describe_task(first.task_ids[0]).status == TaskStatus.QUEUED
-        assert app.describe_tenant("acme").task_id == second.task_ids[0]
-
-    def test_every_tenant_command_reaches_the_latest_task(self, app: Switchyard) -> None:
-        app.create_plan(plan_request("acme"), "alice")
-        latest = app.create_plan(plan_request("acme"), "alice").task_ids[0]
-        app.cancel_tenant("acme", "bob")
-        app.retry_tenant("acme", "bob", from_checkpoint=False)
-        app.pause_tenant("acme", "bob")
-        app.resume_tenant("acme", "bob")
-        app.cancel_tenant("acme", "bob")
-        app.rollback_tenant("acme", "bob")
-        view = app.describe_tenant("acme")
-        assert (view.task_id, view.status, view.attempt) == (latest, TaskStatus.ROLLED_BACK, 2)
 
     # -- steer by plan id ---------------------------------------------------
 
@@ -291,7 +271,7 @@ class AppScenarios:
             False,
         )
         assert last_sequence(app) == before
-        assert app.latest_task_id("acme") == first.task_ids[0]
+        assert app.current_task_id("acme") == first.task_ids[0]
 
     def test_same_key_different_request_is_refused(self, app: Switchyard) -> None:
         app.create_plan(plan_request("acme"), "alice", "key-1")

@@ -77,9 +77,15 @@ def show_task(view: TaskView) -> None:
         ("flags", ", ".join(flags) or "-"),
         ("failed stage", view.failed_stage or "-"),
         ("message", view.message or "-"),
+        ("waiting for", _waiting_for(view)),
     ):
         table.add_row(key, str(value))
     console.print(table)
+
+
+def _waiting_for(view: TaskView) -> str:
+    ref = view.waiting_for
+    return "-" if ref is None else f"task {ref.task_id} of plan {ref.plan_id}"
 
 
 def show_plan(view: PlanView) -> None:

@@ -16,13 +16,20 @@ from application.app import Recorded, Switchyard
 app = typer.Typer(help="Tasks: show one by id or by tenant, and steer it.")
 
 TaskArgument = Annotated[str | None, typer.Argument(help="Task id (or use --tenant).")]
-TenantOption = Annotated[str | None, typer.Option("--tenant", help="The tenant's latest task.")]
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        help="The tenant's current task: running or paused, else the oldest waiting, "
+        "else the newest.",
+    ),
+]
 
 
 def _task_id(sy: Switchyard, task_id: str | None, tenant: str | None) -> UUID:
     if (task_id is None) == (tenant is None):
         raise typer.BadParameter("give either a task id or --tenant")
-    return sy.latest_task_id(tenant) if tenant is not None else parse_id(str(task_id), "task")
+    return sy.current_task_id(tenant) if tenant is not None else parse_id(str(task_id), "task")
 
 
 @app.command("show")
@@ -53,10 +60,13 @@ Steer = Callable[[Switchyard, UUID, str], Recorded]
 
 
 def _steer(verb: str, task_id: str | None, tenant: str | None, command: Steer) -> None:
-    recorded = with_app(lambda sy, s: command(sy, _task_id(sy, task_id, tenant), s.actor))
-    console.print(
-        f"{verb}: task {recorded.task_ids[0]}; sequence {recorded.sequence}", highlight=False
-    )
+    def steer(sy: Switchyard, settings: Settings) -> str:
+        tid = _task_id(sy, task_id, tenant)
+        recorded = command(sy, tid, settings.actor)
+        chosen = f" of plan {sy.get_task(tid).plan_id}, {tenant}'s current task" if tenant else ""
+        return f"{verb}: task {tid}{chosen}; sequence {recorded.sequence}"
+
+    console.print(with_app(steer), highlight=False)
 
 
 @app.command("pause")

@@ -1,16 +1,21 @@
-"""Fixtures for integration tests: scheduler processes, a Kafka-protocol broker, relays."""
+"""Fixtures for integration tests: scheduler processes, a Kafka-protocol broker, relays,
+and a simulated fleet on Redis with the real step executors."""
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import bootstrap, step_executors
 from adapters.embedded_kafka import start_kafka
+from adapters.fleet import Fleet
 from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 from application.app import Switchyard
@@ -63,3 +68,31 @@ def config(kafka: str) -> RelayConfig:
         standby_seconds=0.2,
         max_backoff_seconds=1.0,
     )
+
+
+@pytest.fixture()
+def channel() -> str:
+    """A broadcast channel of the test's own, so tests never hear each other."""
+    return f"switchyard:route-updates:{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def fleet(redis_url: str, channel: str) -> Iterator[Fleet]:
+    """Gateway instances that switch version when a broadcast reaches them."""
+    with Fleet(redis_url, channel=channel, initial_version="1.0.0") as running:
+        yield running
+
+
+@pytest.fixture()
+def store(redis_url: str) -> Iterator[redis.Redis]:
+    """A Redis client to check what the steps wrote."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def executors(redis_url: str) -> Iterator[Any]:
+    """The real step executors on the test Redis."""
+    with step_executors(Settings(redis_url=redis_url), threading.Event()) as found:
+        yield found

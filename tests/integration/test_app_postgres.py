@@ -7,10 +7,22 @@ from collections.abc import Mapping
 import pytest
 
 from tests.scenarios import AppScenarios
+from tests.tenant_scenarios import TenantOrderScenarios
 
 
 class TestAppPostgres(AppScenarios):
     """Every application scenario, on PostgreSQL (a fresh schema per test)."""
+
+    env = None
+
+    @pytest.fixture()
+    def store_env(self, pg_env: dict[str, str]) -> Mapping[str, str]:
+        """The session server's event store, on this test's own schema."""
+        return pg_env
+
+
+class TestTenantOrderPostgres(TenantOrderScenarios):
+    """Every scenario of a tenant's tasks across plans, on PostgreSQL."""
 
     env = None
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from adapters.bootstrap import bootstrap, step_executors
+from adapters.bootstrap import bootstrap
 from adapters.fleet import Fleet
 from adapters.settings import Settings
 from application.app import Switchyard
@@ -21,39 +19,11 @@ FAST_HEALTH = {"interval": "20ms", "maxAttempts": 100}
 
 
 @pytest.fixture()
-def channel() -> str:
-    """A broadcast channel of the test's own, so tests never hear each other."""
-    return f"switchyard:route-updates:{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture()
-def fleet(redis_url: str, channel: str) -> Iterator[Fleet]:
-    """Gateway instances that switch version when a broadcast reaches them."""
-    with Fleet(redis_url, channel=channel, initial_version="1.0.0") as running:
-        yield running
-
-
-@pytest.fixture()
-def store(redis_url: str) -> Iterator[redis.Redis]:
-    """A Redis client to check what the steps wrote."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture()
 def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application with the built-in service types."""
     application = bootstrap(Settings(database_url=None), env=pg_env)
     yield application
     application.close()
-
-
-@pytest.fixture()
-def executors(redis_url: str) -> Iterator[Any]:
-    """The real step executors on the test Redis."""
-    with step_executors(Settings(redis_url=redis_url), threading.Event()) as found:
-        yield found
 
 
 def tenant(name: str, fleet: Fleet, channel: str, stuck: int = 0, **extra: Any) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def check_big_plan(app: Switchyard, created: Any, tenants: list[str]) -> None:
     assert {t.status for t in view.tasks} == {TaskStatus.QUEUED}
     assert view.status == PlanStatus.QUEUED
     assert created.sequence == app.recorder.max_notification_id()
-    assert app.latest_task_id(tenants[-1]) == created.task_ids[-1]
+    assert app.current_task_id(tenants[-1]) == created.task_ids[-1]
 
 
 def test_plan_of_500_tenants_is_recorded_and_read_back(
@@ -301,7 +301,7 @@ def read_everything(app: Switchyard, plan_id: UUID, task_ids: tuple[UUID, ...]) 
         [app.describe_task(t) for t in task_ids],
         [app.task_history(t) for t in task_ids],
         app.describe_tenant("globex"),
-        app.latest_task_id("acme"),
+        app.current_task_id("acme"),
         app.recorder.max_notification_id(),
     ]
 

@@ -6,9 +6,16 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from tests.scenarios import AppScenarios
+from tests.tenant_scenarios import TenantOrderScenarios
 
 
 class TestAppInMemory(AppScenarios):
     """Every application scenario, on in-memory persistence."""
+
+    env: ClassVar[Mapping[str, str] | None] = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+class TestTenantOrderInMemory(TenantOrderScenarios):
+    """Every scenario of a tenant's tasks across plans, on in-memory persistence."""
 
     env: ClassVar[Mapping[str, str] | None] = {"PERSISTENCE_MODULE": "eventsourcing.popo"}

@@ -118,6 +118,7 @@ def give(task: Task, command: str) -> None:
         "cancel": lambda: task.cancel("ops"),
         "retry": lambda: task.retry("ops", from_checkpoint=False),
         "rollback": lambda: task.rollback("ops"),
+        "supersede": lambda: task.supersede(uuid4(), uuid4(), "ops"),
         "roll_back_stage": lambda: task.roll_back_stage(newest, fence),
         "fail_rollback": lambda: task.fail_rollback(newest, BROKEN, fence),
     }[command]()
@@ -427,6 +428,29 @@ class TestRetry:
     def test_refuses_a_completed_task(self) -> None:
         task = task_in(S.COMPLETED)
         error = refused(task, lambda: task.retry("ops", from_checkpoint=True))
+        assert error.code == "task.invalid_transition"
+
+
+class TestSupersede:
+    @pytest.mark.parametrize("status", [S.CREATED, S.QUEUED])
+    def test_cancels_a_waiting_task_naming_the_newer_one(self, status: S) -> None:
+        task = task_in(status)
+        names(task)
+        plan_id, task_id = uuid4(), uuid4()
+        task.supersede(plan_id, task_id, "carol")
+        events = task.collect_events()
+        assert [type(e).__name__ for e in events] == ["Superseded"]
+        assert (events[0].by_plan_id, events[0].by_task_id, events[0].actor) == (
+            plan_id,
+            task_id,
+            "carol",
+        )
+        assert task.status == S.CANCELLED
+
+    def test_refuses_a_task_that_started_before(self) -> None:
+        task = task_in(S.FAILED)
+        task.retry("ops", from_checkpoint=False)
+        error = refused(task, lambda: task.supersede(uuid4(), uuid4(), "carol"))
         assert error.code == "task.invalid_transition"
 
 

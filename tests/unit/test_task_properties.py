@@ -35,6 +35,7 @@ TARGETS: dict[str, frozenset[TaskStatus]] = {
     "rollback": frozenset({S.ROLLING_BACK, S.ROLLED_BACK}),
     "roll_back_stage": frozenset({S.ROLLING_BACK, S.ROLLED_BACK}),
     "fail_rollback": frozenset({S.ROLLBACK_FAILED}),
+    "supersede": frozenset({S.CANCELLED}),
 }
 """The statuses each command may leave the task in (from domain.status's diagram)."""
 
@@ -112,6 +113,7 @@ def give(task: Task, name: str, command: Command, now: datetime) -> None:
         "cancel": lambda: task.cancel("ops"),
         "retry": lambda: task.retry("ops", command.from_checkpoint),
         "rollback": lambda: task.rollback("ops"),
+        "supersede": lambda: task.supersede(uuid4(), uuid4(), "ops"),
         "begin_stage": lambda: task.begin_stage(fence),
         "complete_stage": lambda: task.complete_stage(index, {"old": index}, fence, now),
         "fail_stage": lambda: task.fail_stage(index, FAILURE, fence),
