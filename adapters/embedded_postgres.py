@@ -2,10 +2,15 @@
 
 The server listens on a Unix socket in its data folder and survives restarts of
 switchyard: the next start finds it running (or starts it on the same data).
+pgserver logs every command it runs with its whole output (initdb's dozens of
+lines on a first start); that goes to `<data dir>/pgserver.log`, beside the
+server's own log (`<data dir>/pgdata/log`), and only its warnings and errors
+reach the console.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -13,6 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+
+LOG_FILE = "pgserver.log"
+"""pgserver's log (the commands it ran and their output), in the data folder beside pgdata."""
 
 
 def _pgserver() -> ModuleType:
@@ -65,10 +73,36 @@ def ensure_running(data_dir: Path, keep_running: bool) -> str:
     marker = _keep_running_marker(data_dir)
     pgdata = pgdata_dir(data_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _log_to_file(pgdata.parent / LOG_FILE)
     if keep_running:
         marker.touch()
     mode = None if marker.exists() else "stop"
     return str(_pgserver().get_server(pgdata, cleanup_mode=mode).get_uri())
+
+
+class _Console(logging.Handler):
+    """Hands a record on to the root logger's handlers (the console), as if it had propagated."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger().handle(record)
+
+
+def _log_to_file(path: Path) -> None:
+    """Send pgserver's log to `path`, and only its warnings and errors on to the console.
+
+    For the rest of the process: pgserver also logs when it stops the server at exit.
+    """
+    logger = logging.getLogger("pgserver")
+    for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler | _Console)]:
+        logger.removeHandler(handler)
+        handler.close()
+    to_file = logging.FileHandler(path, delay=True)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    to_console = _Console(logging.WARNING)
+    logger.addHandler(to_file)
+    logger.addHandler(to_console)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _keep_running_marker(data_dir: Path) -> Path:
@@ -80,6 +114,7 @@ def stop(data_dir: Path) -> bool:
     _keep_running_marker(data_dir).unlink(missing_ok=True)
     if running_url(data_dir) is None:
         return False
+    _log_to_file(pgdata_dir(data_dir).parent / LOG_FILE)
     _pgserver()
     from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 

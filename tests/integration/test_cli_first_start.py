@@ -1,0 +1,63 @@
+"""The real `switchyard` CLI on a fresh data folder: what a first start prints, and keeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from adapters.embedded_postgres import LOG_FILE, pgdata_dir
+from tests.schedulers import wait_until
+
+CLI = str(Path(sys.executable).parent / "switchyard")
+
+
+def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a machine with no database configured, but this data folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
+    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "250", "TERM": "dumb", **extra}
+
+
+def accepts(data_dir: Path) -> bool:
+    """Whether the data folder's embedded server accepts connections on its socket."""
+    try:
+        with psycopg.connect(f"postgresql://postgres@/postgres?host={pgdata_dir(data_dir)}"):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh data folder; its embedded database is stopped at the end."""
+    folder = tmp_path / "data"
+    yield folder
+    subprocess.run([CLI, "db", "down"], env=fresh_env(folder), capture_output=True, check=False)
+
+
+def test_a_first_start_keeps_initdb_output_in_the_data_folder(
+    data_dir: Path, redis_url: str
+) -> None:
+    out, err = data_dir.parent / "out.txt", data_dir.parent / "err.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        scheduler = subprocess.Popen(
+            [CLI, "scheduler"],
+            env=fresh_env(data_dir, REDIS_URL=redis_url),
+            cwd=data_dir.parent,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        wait_until(lambda: accepts(data_dir) or scheduler.poll() is not None, 60, "started")
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.wait(60)
+    printed = out.read_text() + err.read_text()
+    assert "initdb" not in printed and "pgserver" not in printed, printed
+    assert "initdb" in (data_dir / LOG_FILE).read_text()
