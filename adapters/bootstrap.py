@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 
 import httpx
@@ -43,11 +43,20 @@ from domain.stage_factory import StageFactory
 log = logging.getLogger(__name__)
 
 
-def database_url(settings: Settings, keep_running: bool = False) -> str:
-    """The configured DATABASE_URL, or else the embedded server's (started if need be)."""
+def database_url(
+    settings: Settings, keep_running: bool = False, announce: Callable[[str], None] = log.info
+) -> str:
+    """The configured DATABASE_URL, or else the embedded server's (started if need be).
+
+    Starting it is announced: a command run in the wrong folder would otherwise
+    work on a new, empty database there and say only that nothing is found.
+    """
     if settings.database_url:
         return settings.database_url
-    return embedded_postgres.ensure_running(settings.data_dir, keep_running=keep_running)
+    embedded = embedded_postgres.ensure_running(settings.data_dir, keep_running=keep_running)
+    if embedded.started:
+        announce(f"no DATABASE_URL: started the embedded database in {embedded.data_dir}")
+    return embedded.url
 
 
 def build_stage_factory(settings: Settings) -> StageFactory:

@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -57,14 +58,26 @@ def running_url(data_dir: Path) -> str | None:
         warnings.simplefilter("ignore")
         from pgserver.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (AssertionError, ValueError):  # a pid file still being written: not ready yet
+        return None
     if info is None or not info.is_running() or info.status != "ready":
         return None
     return str(info.get_uri())
 
 
-def ensure_running(data_dir: Path, keep_running: bool) -> str:
-    """Start the embedded server unless it runs already; return its URL.
+@dataclass(frozen=True)
+class EmbeddedDatabase:
+    """The data folder's running server: its URL, and whether this process started it."""
+
+    url: str
+    data_dir: Path
+    started: bool
+
+
+def ensure_running(data_dir: Path, keep_running: bool) -> EmbeddedDatabase:
+    """Start the embedded server unless it runs already; say where, and whether it started it.
 
     Each process registers as a user of the server, and the last one to exit
     stops it, unless someone asked to keep it running (`switchyard db up`
@@ -77,7 +90,9 @@ def ensure_running(data_dir: Path, keep_running: bool) -> str:
     if keep_running:
         marker.touch()
     mode = None if marker.exists() else "stop"
-    return str(_pgserver().get_server(pgdata, cleanup_mode=mode).get_uri())
+    started = running_url(data_dir) is None
+    url = str(_pgserver().get_server(pgdata, cleanup_mode=mode).get_uri())
+    return EmbeddedDatabase(url, pgdata.parent, started)
 
 
 class _Console(logging.Handler):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import typer
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import bootstrap, database_url
 from adapters.persistence import store_errors
 from adapters.settings import Settings
 from application.app import Switchyard
@@ -28,9 +28,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def with_app(action: Callable[[Switchyard, Settings], T]) -> T:
-    """Build the application on the configured store, run `action` in the caller's trace, close."""
+    """Build the application on the configured store, run `action` in the caller's trace, close.
+
+    A command that starts the embedded database says so on stderr, with its folder.
+    """
     settings = Settings()
-    app = bootstrap(settings)
+    url = database_url(settings, announce=lambda line: typer.echo(line, err=True))
+    app = bootstrap(settings.model_copy(update={"database_url": url}))
     try:
         with store_errors(), trace_context(os.environ.get(TRACEPARENT_VARIABLE)):
             return action(app, settings)

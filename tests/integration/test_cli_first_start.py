@@ -1,4 +1,9 @@
-"""The real `switchyard` CLI on a fresh data folder: what a first start prints, and keeps."""
+"""The real `switchyard` CLI on a fresh data folder: what a first start prints, and keeps.
+
+A command that starts the embedded database says so, naming its folder (an
+operator in the wrong folder would otherwise read `tenant.not_found` from a new,
+empty database); one on a running server or on DATABASE_URL says nothing more.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from adapters.embedded_postgres import LOG_FILE, pgdata_dir
 from tests.schedulers import wait_until
 
 CLI = str(Path(sys.executable).parent / "switchyard")
+CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
 
 
 def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -61,3 +67,44 @@ def test_a_first_start_keeps_initdb_output_in_the_data_folder(
     printed = out.read_text() + err.read_text()
     assert "initdb" not in printed and "pgserver" not in printed, printed
     assert "initdb" in (data_dir / LOG_FILE).read_text()
+
+
+def cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `switchyard ARGS` on the data folder (plus `env`) and wait for it."""
+    return subprocess.run(
+        [CLI, *args],
+        env=fresh_env(data_dir, **env),
+        cwd=data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def naming(folder: Path, text: str) -> list[str]:
+    """The lines of `text` that name the folder."""
+    return [line for line in text.splitlines() if str(folder.resolve()) in line]
+
+
+def test_a_command_that_starts_the_embedded_database_names_its_folder(data_dir: Path) -> None:
+    run = cli(data_dir, "task", "show", "--tenant", "acme")
+    assert run.returncode == 1 and "[tenant.not_found]" in run.stderr, run.stderr
+    assert len(naming(data_dir, run.stderr)) == 1, run.stderr
+    assert not naming(data_dir, run.stdout)
+
+
+def test_a_command_on_the_running_embedded_database_does_not_announce_it(
+    data_dir: Path,
+) -> None:
+    assert cli(data_dir, "db", "up").returncode == 0
+    run = cli(data_dir, "task", "show", "--tenant", "acme")
+    assert "[tenant.not_found]" in run.stderr, run.stderr
+    assert not naming(data_dir, run.stdout + run.stderr), run.stderr
+
+
+def test_a_command_on_database_url_does_not_announce_a_database(data_dir: Path) -> None:
+    run = cli(data_dir, "task", "show", "--tenant", "acme", DATABASE_URL=CLOSED_PORT_URL)
+    assert "[store.unavailable]" in run.stderr, run.stderr
+    assert not naming(data_dir, run.stdout + run.stderr), run.stderr
+    assert not data_dir.exists()
