@@ -17,6 +17,11 @@ PLAN_ID = UUID("00000000-0000-4000-8000-000000000001")
 TASK_ID = UUID("00000000-0000-4000-8000-000000000002")
 BUILT_IN = ("blue-green-gateway", "portal", "asbc-gateway")
 ENDPOINTS = ("gw-1.acme.internal:8080", "https://gw-2.acme.example/ready")
+TRANSIENT_ERRORS = {
+    "maxAttempts": 4,
+    "exponential": {"base": "500ms", "min": "250ms", "max": "5s", "jitter": 0.2},
+}
+"""The built-in Redis steps' retry policy."""
 HEALTH_STAGE = {
     "name": "HealthCheck",
     "steps": [
@@ -75,10 +80,12 @@ class TestBuiltInServiceTypes:
                 "channel": "switchyard:route-updates",
                 "message": {"tenantId": "acme", **ids},
             },
+            "retry": TRANSIENT_ERRORS,
         }
         assert broadcast.steps[0].params == {
             "channel": "switchyard:route-updates",
             "message": {"tenantId": "acme", "version": "2.4.1", **ids},
+            "retry": TRANSIENT_ERRORS,
         }
         assert health.steps[0].params == {
             "endpoints": list(ENDPOINTS),

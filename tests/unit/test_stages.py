@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from adapters.recipes import load_recipes
 from application.breakers import BreakerState, CircuitBreakers
 from application.ports import StageAbandoned, StepContext, StepFailed, stop_aware_sleep
 from application.stages import StageRunner
+from domain.request import TenantConfig
+from domain.stage_factory import StageFactory
 from domain.values import FailureType, StageDefinition, StepDefinition
 
 CONTEXT = StepContext(uuid.uuid4(), uuid.uuid4(), "acme", "2", fence=1)
@@ -233,3 +236,50 @@ class TestStageTimeout:
         step = StepDefinition("call", {"target": "redis"})
         run = runner.run(StageDefinition("Write", (step, step), timeout_seconds=1), CONTEXT)
         assert run.failure is None
+
+
+@dataclass
+class Flaky:
+    """A step executor at the boundary that fails `failures` times with `type`, then works."""
+
+    failures: int
+    type: FailureType = FailureType.IO
+    calls: int = 0
+
+    def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
+        """Count the call; fail while failures are left."""
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StepFailed(self.type, "connection reset by peer")
+        return {"written": True}
+
+    def undo(self, step: StepDefinition, recorded: Mapping[str, Any], context: StepContext) -> None:
+        """Nothing to undo."""
+
+
+def built_in_stage(name: str) -> StageDefinition:
+    """The built-in blue-green-gateway recipe's stage of that name, for one tenant."""
+    config = TenantConfig("acme", "blue-green-gateway", "2.4.1", ("gw-1:8080",))
+    stages = StageFactory(load_recipes()).build(config, uuid.uuid4(), uuid.uuid4())
+    return next(s for s in stages if s.name == name)
+
+
+class TestBuiltInRecipes:
+    @pytest.mark.parametrize("failure", [FailureType.IO, FailureType.TIMEOUT])
+    def test_the_config_update_survives_one_transient_redis_error(
+        self, failure: FailureType
+    ) -> None:
+        clock, redis_write = Clock(), Flaky(failures=1, type=failure)
+        runner = StageRunner({"redis-write": redis_write}, sleep=clock.sleep, monotonic=clock)
+        run = runner.run(built_in_stage("ConfigUpdate"), CONTEXT)
+        assert run.failure is None, "lost write: one transient error failed the switch"
+        assert redis_write.calls == 2
+        assert len(clock.slept) == 1 and 0.25 <= clock.slept[0] <= 5.0
+
+    def test_the_broadcast_gives_up_after_four_attempts(self) -> None:
+        clock, redis_publish = Clock(), Flaky(failures=10)
+        runner = StageRunner({"redis-publish": redis_publish}, sleep=clock.sleep, monotonic=clock)
+        run = runner.run(built_in_stage("Broadcast"), CONTEXT)
+        assert run.failure is not None and run.failure.type == FailureType.IO
+        assert run.retries_exhausted
+        assert redis_publish.calls == 4
