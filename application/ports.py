@@ -7,6 +7,7 @@ tests may give fakes. Each method's docstring is its contract.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,13 +67,26 @@ class Leases(Protocol):
 
 @dataclass(frozen=True)
 class StepContext:
-    """Who a step runs for: the task's ids, tenant and target version."""
+    """Who a step runs for (the task's ids, tenant and target version), and until when."""
 
     task_id: UUID
     plan_id: UUID
     tenant_id: str
     target_version: str
     fence: int
+    deadline: float | None = None
+    """When the stage's timeout passes, on `clock` (None: no timeout); set by the runner."""
+    clock: Callable[[], float] = time.monotonic
+
+    def seconds_left(self) -> float | None:
+        """Seconds before the stage's timeout (0 once past it), or None without one.
+
+        A step that waits or polls must not wait past it: it fails with a
+        `timeout` instead, as the stage does.
+        """
+        if self.deadline is None:
+            return None
+        return max(self.deadline - self.clock(), 0.0)
 
 
 @dataclass

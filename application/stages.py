@@ -12,7 +12,9 @@ breaker's open period instead, up to `max_quiet_waits` times per step. A step's
 undo counts against the same target as its run.
 
 A stage's `timeout_seconds` bounds it: no step starts and no retry is waited
-for past it (the stage then fails with a timeout); a step already running is
+for past it (the stage then fails with a timeout). A running step sees the
+deadline in its context (`StepContext.seconds_left`): one that polls or waits
+(the health check) stops there and fails with a timeout too; a single call is
 bounded by its own timeout.
 """
 
@@ -22,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 from application.breakers import CircuitBreakers, CircuitOpen
@@ -106,6 +108,7 @@ class StageRunner:
         """Run every step in order; stop at the first that fails for good."""
         results: list[Mapping[str, Any]] = []
         deadline = self._deadline(stage)
+        context = replace(context, deadline=deadline, clock=self._monotonic)
         for step in stage.steps:
             try:
                 results.append(self._attempt(step, context, undo=None, deadline=deadline))
@@ -120,6 +123,7 @@ class StageRunner:
         """Undo the steps newest first from what they recorded; the failure, if any."""
         recorded = list(result.get("steps", []))
         deadline = self._deadline(stage)
+        context = replace(context, deadline=deadline, clock=self._monotonic)
         for index in reversed(range(len(recorded))):
             try:
                 self._attempt(stage.steps[index], context, recorded[index], deadline)

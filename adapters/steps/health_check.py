@@ -5,7 +5,9 @@ path, versionKey, interval, maxAttempts (defaults in domain.healthcheck),
 expectedVersion, and an optional per-request `timeout` (seconds, default 5).
 An instance that cannot be reached, answers an error or no JSON object counts
 as "not yet", like one that reports another version. It names no `target`:
-its instances are many, so no single circuit breaker covers it.
+its instances are many, so no single circuit breaker covers it. The stage's
+timeout bounds the poll: no request outlasts it and no attempt is waited for
+past it; the step then fails with `timeout`, naming the instances still lagging.
 """
 
 from __future__ import annotations
@@ -59,10 +61,13 @@ class HealthCheck:
             raise StepFailed(FailureType.FATAL, "health-check: no instances to check")
         lagging: dict[str, str] = {}
         for attempt in range(1, settings.max_attempts + 1):
-            lagging = self._lagging(instances, settings, expected, timeout)
+            lagging = self._lagging(instances, settings, expected, timeout, context)
             if not lagging:
                 return {"instances": instances, "attempts": attempt}
             if attempt < settings.max_attempts:
+                left = context.seconds_left()
+                if left is not None and left < settings.interval_seconds:
+                    raise _timed_out(lagging, len(instances))
                 self._sleep(settings.interval_seconds)
         raise _failure(lagging, len(instances), expected, settings)
 
@@ -70,13 +75,23 @@ class HealthCheck:
         """Nothing to undo: a health check changes nothing."""
 
     def _lagging(
-        self, instances: list[str], settings: HealthCheckSettings, expected: str, timeout: float
+        self,
+        instances: list[str],
+        settings: HealthCheckSettings,
+        expected: str,
+        timeout: float,
+        context: StepContext,
     ) -> dict[str, str]:
         """What each instance not yet on the expected version reported instead."""
-        lagging = {}
-        for instance in instances:
+        lagging: dict[str, str] = {}
+        for index, instance in enumerate(instances):
+            left = context.seconds_left()
+            if left == 0:
+                unchecked = {i: "not checked" for i in instances[index:]}
+                raise _timed_out({**lagging, **unchecked}, len(instances))
             url = health_url(instance, settings.path)
-            reported = self._report(url, settings.version_key, expected, timeout)
+            limit = timeout if left is None else min(timeout, left)
+            reported = self._report(url, settings.version_key, expected, limit)
             if reported is not None:
                 lagging[instance] = reported
         return lagging
@@ -99,12 +114,24 @@ class HealthCheck:
 def _failure(
     lagging: Mapping[str, str], total: int, expected: str, settings: HealthCheckSettings
 ) -> StepFailed:
-    shown = "; ".join(f"{i}: {r}" for i, r in list(lagging.items())[:SHOWN_INSTANCES])
-    more = len(lagging) - SHOWN_INSTANCES
     message = (
         f"{len(lagging)} of {total} instances did not report {settings.version_key}"
-        f"={expected} after {settings.max_attempts} attempts: {shown}"
-        + (f" (and {more} more)" if more > 0 else "")
+        f"={expected} after {settings.max_attempts} attempts: {_shown(lagging)}"
     )
     details = {"lagging": dict(lagging), "attempts": settings.max_attempts}
     return StepFailed(FailureType.HEALTH_CHECK, message, details=details)
+
+
+def _timed_out(lagging: Mapping[str, str], total: int) -> StepFailed:
+    message = (
+        f"the stage's timeout came while polling: {len(lagging)} of {total} instances"
+        f" not yet on the version: {_shown(lagging)}"
+    )
+    return StepFailed(FailureType.TIMEOUT, message, details={"lagging": dict(lagging)})
+
+
+def _shown(lagging: Mapping[str, str]) -> str:
+    """The first lagging instances and what each reported, and how many more there are."""
+    shown = "; ".join(f"{i}: {r}" for i, r in list(lagging.items())[:SHOWN_INSTANCES])
+    more = len(lagging) - SHOWN_INSTANCES
+    return shown + (f" (and {more} more)" if more > 0 else "")

@@ -25,7 +25,8 @@ from adapters.steps import build_executors, errors
 from adapters.steps.errors import ERROR_TABLE, map_step_error
 from adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver
 from application.ports import StepContext, StepExecutor, StepFailed
-from domain.values import FailureType, StepDefinition
+from application.stages import StageRunner
+from domain.values import FailureType, StageDefinition, StepDefinition
 from tests.schedulers import wait_until
 
 DEADLINE = 10.0
@@ -363,6 +364,37 @@ def test_health_check_fails_after_max_attempts_when_an_instance_is_stuck(
     assert failure.value.type == FailureType.HEALTH_CHECK
     assert set(failure.value.details["lagging"]) == {stuck}
     assert sleeps == [0.01] * 3
+
+
+class FakeClock:
+    """A monotonic clock that only the sleeps it is given move forward."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait and let that much time pass."""
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_health_check_stops_polling_at_the_stage_timeout(
+    client: redis.Redis, http: httpx.Client, fleet: Fleet, context: StepContext, tenant: str
+) -> None:
+    (never_switched,) = fleet.add_tenant(tenant, instances=1)  # reports 1.0.0 for good
+    clock = FakeClock()
+    stages = StageRunner(
+        build_executors(client, http, sleep=clock.sleep), sleep=clock.sleep, monotonic=clock
+    )
+    poll = health([never_switched], interval="3s", maxAttempts=10)  # 27 s of waiting
+    run = stages.run(StageDefinition("HealthCheck", (poll,), timeout_seconds=5), context)
+    assert run.failure is not None and run.failure.type == FailureType.TIMEOUT
+    assert clock.slept == [3.0]  # polls at 0 and 3 s; the next, at 6 s, would pass 5 s
+    assert clock.now <= 5
 
 
 def test_health_check_counts_an_unreachable_instance_as_not_yet(

@@ -230,6 +230,21 @@ class TestStageTimeout:
         assert downstream.calls["redis"] == 4  # at 0, 10, 20 and 30 s; a fifth would pass 35 s
         assert clock.now <= 35
 
+    def test_a_running_step_sees_the_time_left_before_the_stage_timeout(self) -> None:
+        clock, seen = Clock(), list[float | None]()
+
+        class Waiting(Downstream):
+            def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
+                seen.append(context.seconds_left())
+                clock.sleep(4)
+                return {}
+
+        runner = StageRunner({"call": Waiting()}, sleep=clock.sleep, monotonic=clock)
+        step = StepDefinition("call", {"target": "redis"})
+        runner.run(StageDefinition("Write", (step, step), timeout_seconds=10), CONTEXT)
+        assert seen == [10, 6]
+        assert CONTEXT.seconds_left() is None
+
     def test_a_stage_within_its_timeout_is_not_affected(self) -> None:
         clock = Clock()
         runner = StageRunner({"call": Downstream()}, sleep=clock.sleep, monotonic=clock)
