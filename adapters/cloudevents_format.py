@@ -5,13 +5,14 @@ the key and sends no header for). Headers, in this order: `content-type`,
 `ce_specversion`, `ce_id` (`{aggregate id}:{version}`), `ce_source`, `ce_type`
 (`switchyard.task.StageCompleted`), `ce_time`, and the extensions `ce_sequence`
 (the notification id, zero-padded to 20 digits, so it compares as a string),
-`ce_aggregateid`, `ce_aggregatetype`, `ce_aggregateversion`, and `ce_tenantid` /
-`ce_planid` / `ce_actor` when the event's own fields carry them. When the
-command that caused the event ran in a trace, `ce_traceparent` (the CloudEvents
-distributed-tracing extension) and `traceparent` (what OpenTelemetry's Kafka
-instrumentations read) carry its W3C traceparent. Value: the event's fields as
-JSON (ids as strings, times RFC 3339), without the library's bookkeeping or the
-event's metadata.
+`ce_aggregateid`, `ce_aggregatetype`, `ce_aggregateversion`, `ce_tenantid` /
+`ce_planid` when the caller gives the aggregate's (`adapters.attribution`) or
+the event's own fields name one, and `ce_actor` when the event has one. When
+the command that caused the event ran in a trace, `ce_traceparent` (the
+CloudEvents distributed-tracing extension) and `traceparent` (what
+OpenTelemetry's Kafka instrumentations read) carry its W3C traceparent. Value:
+the event's fields as JSON (ids as strings, times RFC 3339), without the
+library's bookkeeping or the event's metadata.
 
 This is the relay's hot path, so the message is built here rather than through
 the CloudEvents SDK (a unit test holds it byte for byte to what the SDK's
@@ -25,8 +26,9 @@ turned back into JSON.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -49,7 +51,10 @@ _LIBRARY_FIELDS = ("originator_topic",)
 """Stored fields that are the library's bookkeeping, not the event's."""
 
 _OPTIONAL_HEADERS = (("ce_tenantid", "tenant_id"), ("ce_planid", "plan_id"), ("ce_actor", "actor"))
-"""Headers sent when the event has the field, and the field that gives each."""
+"""Headers sent when the aggregate's attribution or the event's field gives them, and the field."""
+
+UNATTRIBUTED: Mapping[str, bytes] = MappingProxyType({})
+"""No headers known from the event's aggregate: only the event's own fields give them."""
 
 _FIXED_HEADERS = [
     ("content-type", b"application/json"),
@@ -69,8 +74,16 @@ class KafkaRecord:
     headers: list[tuple[str, bytes]]
 
 
-def to_record(notification: Notification, transcoder: Transcoder) -> KafkaRecord:
-    """The Kafka message for one stored event, written by the app's JSON transcoder."""
+def to_record(
+    notification: Notification,
+    transcoder: Transcoder,
+    attribution: Mapping[str, bytes] = UNATTRIBUTED,
+) -> KafkaRecord:
+    """The Kafka message for one stored event, written by the app's JSON transcoder.
+
+    `attribution` holds optional headers that belong to the event's aggregate rather
+    than to the event (a task's tenant and plan); they win over the event's fields.
+    """
     fields = _plain_fields(notification.state, transcoder)
     if not isinstance(fields, dict):
         raise TypeError(f"event {notification.id} does not decode to an object")
@@ -92,11 +105,25 @@ def to_record(notification: Notification, transcoder: Transcoder) -> KafkaRecord
         ("ce_aggregateversion", version),
     ]
     for header, field in _OPTIONAL_HEADERS:
-        if fields.get(field) is not None:
-            headers.append((header, str(fields[field]).encode()))
+        value = attribution.get(header)
+        if value is None and fields.get(field) is not None:
+            value = str(fields[field]).encode()
+        if value is not None:
+            headers.append((header, value))
     if traceparent is not None:
         headers += [("ce_traceparent", traceparent.encode()), ("traceparent", traceparent.encode())]
     return KafkaRecord(key=aggregate_id, value=orjson.dumps(fields), headers=headers)
+
+
+def field_headers(state: bytes, transcoder: Transcoder) -> dict[str, bytes]:
+    """The optional headers a stored event's own fields give (`ce_tenantid`, ...)."""
+    fields = _plain_fields(state, transcoder)
+    return {h: str(fields[f]).encode() for h, f in _OPTIONAL_HEADERS if fields.get(f) is not None}
+
+
+def aggregate_type_of(topic: str) -> str:
+    """The aggregate type a stored event's topic names ("Task")."""
+    return _split_topic(topic)[0]
 
 
 def sequence_header(notification_id: int) -> str:

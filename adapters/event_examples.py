@@ -4,7 +4,7 @@
 operators' commands and the Task's worker methods, saved the way the scheduler
 saves them (claim and first stage start in one save, a stage's end and the next
 one's start in the next), and turns each stored event into its Kafka message
-with `adapters.cloudevents_format.to_record`: what the relay would send.
+as the relay's reader does (`adapters.attribution`): what the relay would send.
 
 Each operator command runs in a trace of its own (`application.tracing`), so its
 events carry a traceparent as a traced API call's would; the trace ids are
@@ -23,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from adapters.attribution import Attribution, first_events
 from adapters.bootstrap import bootstrap
-from adapters.cloudevents_format import KafkaRecord, to_record
+from adapters.cloudevents_format import KafkaRecord
 from adapters.recipes import load_recipes
 from application.app import Switchyard
 from application.tracing import trace_context
@@ -40,7 +41,7 @@ _MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 @dataclass(frozen=True)
 class Published:
-    """One message as `to_record` made it, and the scenario time its event was stored."""
+    """One message as the relay makes it, and the scenario time its event was stored."""
 
     record: KafkaRecord
     at: datetime
@@ -83,6 +84,7 @@ class _Run:
         self.fence = 0
         self.published: list[Published] = []
         self._last_id = 0
+        self._attribution = Attribution(app.mapper.transcoder, first_events(app.recorder))
 
     def command(self, seconds: float, call: Callable[[Switchyard], Any]) -> Any:
         """After `seconds`, give an operator's command."""
@@ -146,8 +148,8 @@ class _Run:
         stored = self.app.recorder.select_notifications(
             self._last_id, 1000, inclusive_of_start=False
         )
-        for offset, notification in enumerate(stored):
-            record = to_record(notification, self.app.mapper.transcoder)
+        records = self._attribution.records(stored)
+        for offset, (notification, record) in enumerate(zip(stored, records, strict=True)):
             self.published.append(Published(record, self.now + timedelta(milliseconds=offset)))
             self._last_id = notification.id
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.attribution import ALWAYS_SENT
 from adapters.cloudevents_format import SEQUENCE_DIGITS, SOURCE
 from adapters.heartbeats import HEARTBEAT_TYPE
 from domain.status import TaskStatus
@@ -85,8 +86,16 @@ def event_headers_schema() -> dict[str, Any]:
         "ce_sequence": {"type": "string", "pattern": f"^[0-9]{{{SEQUENCE_DIGITS}}}$"},
         "ce_aggregatetype": {"type": "string"},
         "ce_aggregateversion": {"type": "string", "pattern": "^[1-9][0-9]*$"},
-        "ce_tenantid": {"type": "string"},
-        "ce_planid": _UUID,
+        "ce_tenantid": {
+            "type": "string",
+            "description": "The tenant: on every message of a Task or TenantTasks, and on "
+            "others whose event names one.",
+        },
+        "ce_planid": {
+            **_UUID,
+            "description": "The plan: on every message of a Task or Plan, and on others whose "
+            "event names one (a TenantTasks' TaskAssigned).",
+        },
         "ce_actor": {"type": "string"},
         "traceparent": _TRACEPARENT,
         "ce_traceparent": _TRACEPARENT,
@@ -107,6 +116,18 @@ def event_headers_schema() -> dict[str, Any]:
             properties=properties,
             required=required,
         ),
+        "allOf": [_required_for(kind, list(names)) for kind, names in ALWAYS_SENT.items()],
+    }
+
+
+def _required_for(aggregate_type: str, headers: list[str]) -> dict[str, Any]:
+    """A condition: the messages of this aggregate type have these headers too."""
+    return {
+        "if": {
+            "properties": {"ce_aggregatetype": {"const": aggregate_type}},
+            "required": ["ce_aggregatetype"],
+        },
+        "then": {"required": headers},
     }
 
 

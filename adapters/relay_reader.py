@@ -7,7 +7,8 @@ relay) reads and converts, and hands back ready records, while the relay's
 process produces. The child opens its own event-store connection from the
 application's environment; if it dies, the next read raises and the relay
 starts a new one, and if the relay dies (even by SIGKILL) the child notices
-within a second and exits.
+within a second and exits. It also remembers each aggregate's tenant and plan
+for the messages whose events do not name them (`adapters.attribution`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from adapters.cloudevents_format import KafkaRecord, to_record
+from adapters.attribution import Attribution, first_events
+from adapters.cloudevents_format import KafkaRecord
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class RecordReader:
 _store: Application[Any] | None = None
 """The child process's application (kept: it closes its event store when collected)."""
 
+_attribution: Attribution | None = None
+"""The child process's record builder, with what it remembers of aggregates."""
+
 
 PARENT_CHECK_SECONDS = 1.0
 """How often the child looks whether the relay that started it is still alive."""
@@ -76,7 +81,7 @@ def _open(env: dict[str, str]) -> None:
     from adapters.bootstrap import bootstrap
     from adapters.settings import Settings
 
-    global _store
+    global _store, _attribution
     # A terminal's Ctrl-C (or a supervisor's signal to the process group) is for the
     # relay, which stops the reader itself once its batch is done.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +89,7 @@ def _open(env: dict[str, str]) -> None:
     parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     _store = bootstrap(Settings(database_url=None), env={**env, "CREATE_TABLE": "n"})
+    _attribution = Attribution(_store.mapper.transcoder, first_events(_store.recorder))
 
 
 def _exit_with(parent: int) -> None:
@@ -95,10 +101,9 @@ def _exit_with(parent: int) -> None:
 
 def _read(after: int, batch_size: int) -> Batch:
     """In the child: the next batch, as records."""
-    if _store is None:
+    if _store is None or _attribution is None:
         raise RuntimeError("the reader's event store is not open")
     recorder: Any = _store.recorder
-    transcoder = _store.mapper.transcoder
     notifications = recorder.select_notifications(after, batch_size, inclusive_of_start=False)
-    records = [to_record(n, transcoder) for n in notifications]
+    records = _attribution.records(notifications)
     return Batch(records, notifications[-1].id if notifications else after)

@@ -8,11 +8,11 @@ Writes N events to a fresh event store (plans of blue-green-gateway tenants), th
   notification id; the start-up before (lock, reader process, topic check,
   producer connect, first batch) is printed apart, and a ratio with it included;
 - bare producer: the same notifications, turned into the same records (key,
-  value, headers, by `to_record`) before the clock starts, sent by a bare
-  AIOKafkaProducer with the same settings (acks=all, no idempotence, same
-  linger) and the same batching (send a batch, await its acknowledgements) to
-  another fresh topic on the same broker, timed the same way (from its first
-  acknowledged batch).
+  value, headers, as the relay's reader builds them) before the clock starts,
+  sent by a bare AIOKafkaProducer with the same settings (acks=all, no
+  idempotence, same linger) and the same batching (send a batch, await its
+  acknowledgements) to another fresh topic on the same broker, timed the same
+  way (from its first acknowledged batch).
   The relay/bare ratio should be at least 0.8. The time reading the log and running
   `to_record` over it takes (the relay spends it inside its clock) is printed too.
   The two alternate for --rounds rounds (default 5), each on fresh topics, the
@@ -177,12 +177,13 @@ def timed_relay(relay: Any, started: float, last: int, timeout: float) -> Timing
 
 def stored_records(app: Any, last: int) -> list[Any]:
     """Every stored event up to `last` as the relay's Kafka record."""
-    from adapters.cloudevents_format import to_record
+    from adapters.attribution import Attribution, first_events
 
+    attribution = Attribution(app.mapper.transcoder, first_events(app.recorder))
     records, position = [], 0
     while position < last:
         page = app.recorder.select_notifications(position, 10_000, inclusive_of_start=False)
-        records.extend(to_record(n, app.mapper.transcoder) for n in page)
+        records.extend(attribution.records(page))
         position = page[-1].id
     return records
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer
+from eventsourcing.persistence import StoredEvent
 
+from adapters.attribution import AggregateId, Attribution, first_events
 from adapters.bootstrap import bootstrap
+from adapters.cloudevents_format import KafkaRecord
 from adapters.relay import Relay, build_relay, running_in_thread
 from adapters.relay_config import RelayConfig
 from adapters.settings import Settings
 from application.app import Switchyard
+from domain.task import Task
+from domain.tenant import tenant_tasks_id
 from tests.scenarios import plan_request, run_stages
 
 TENANTS = 30
@@ -134,3 +140,51 @@ def assert_complete_and_ordered(messages: list[Message], app: Switchyard) -> Non
             aggregate, version = message.event
             assert version > versions.get(aggregate, 0)
             versions[aggregate] = version
+
+
+def unattributed(messages: Iterable[dict[str, str]], app: Switchyard) -> list[str]:
+    """The messages (given by their headers) that lack their aggregate's tenant or plan, or
+    name another: a Task's both, a TenantTasks' tenant, a Plan's plan."""
+    tasks: dict[str, Task] = {}
+
+    def attributed(message: dict[str, str]) -> bool:
+        kind, aggregate_id = message["ce_aggregatetype"], message["ce_aggregateid"]
+        if kind == "Task":
+            if aggregate_id not in tasks:
+                tasks[aggregate_id] = app.get_task(UUID(aggregate_id))
+            task = tasks[aggregate_id]
+            found = (message.get("ce_tenantid"), message.get("ce_planid"))
+            return found == (task.tenant_id, str(task.plan_id))
+        if kind == "TenantTasks":
+            return str(tenant_tasks_id(message.get("ce_tenantid", ""))) == aggregate_id
+        return message.get("ce_planid") == aggregate_id
+
+    return [f"{m['ce_type']} {m['ce_id']}" for m in messages if not attributed(m)]
+
+
+class CountingFirstEvents:
+    """The store's first events, counting the calls and the aggregates asked for."""
+
+    def __init__(self, app: Switchyard) -> None:
+        self._read = first_events(app.recorder)
+        self.calls: list[int] = []
+
+    def __call__(self, aggregate_ids: Sequence[AggregateId]) -> Sequence[StoredEvent]:
+        self.calls.append(len(aggregate_ids))
+        return self._read(aggregate_ids)
+
+
+def headers(record: KafkaRecord) -> dict[str, str]:
+    """The record's headers as text."""
+    return {name: value.decode() for name, value in record.headers}
+
+
+def read_in_batches(
+    app: Switchyard, attribution: Attribution, size: int, after: int = 0
+) -> list[KafkaRecord]:
+    """The log after `after` as records, built a batch of `size` at a time."""
+    records: list[KafkaRecord] = []
+    while page := app.recorder.select_notifications(after, size, inclusive_of_start=False):
+        records += attribution.records(page)
+        after = page[-1].id
+    return records

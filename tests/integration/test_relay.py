@@ -2,7 +2,8 @@
 
 Every stored event arrives once (after dropping duplicates by aggregate id and
 version), each aggregate's in version order, sequences increasing per
-partition; only one of two relays publishes; `--from` republishes.
+partition; only one of two relays publishes; `--from` republishes; every
+message names its aggregate's tenant and plan.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.relays import (
     consume,
     running,
     stored_events,
+    unattributed,
     write_events,
 )
 from tests.scenarios import plan_request
@@ -91,3 +93,21 @@ def test_a_compressing_relay_publishes_what_consumers_read(
         wait_until(lambda: caught_up(relay, pg_app), what="the relay caught up")
     stored = stored_events(pg_app)
     assert_complete_and_ordered(consume(gzip, len(stored)), pg_app)
+
+
+def test_every_message_names_its_tenant_and_plan_live_and_republished(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig
+) -> None:
+    with running(pg_env, config) as relay:
+        write_events(pg_app)
+        wait_until(lambda: caught_up(relay, pg_app), what="the relay caught up")
+    stored = stored_events(pg_app)
+    start = stored[len(stored) // 2][2]  # after every Created: a new reader must look them up
+    with running(pg_env, config, start_from=start) as relay:
+        wait_until(lambda: relay.position > 0 and caught_up(relay, pg_app), what="republished")
+    again = [i for _, _, i in stored if i >= start]
+    messages = consume(config, len(stored) + len(again))
+    assert len(messages) == len(stored) + len(again)
+    task_types = {m.headers["ce_type"] for m in messages if m.headers["ce_aggregatetype"] == "Task"}
+    assert {"switchyard.task.Created", "switchyard.task.StageCompleted"} <= task_types
+    assert unattributed([m.headers for m in messages], pg_app) == []

@@ -59,7 +59,7 @@ def text_headers(headers: list[tuple[str, bytes]]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def published() -> list[Published]:
-    """Every message of the example scenario, as `to_record` made it."""
+    """Every message of the example scenario, as the relay makes it."""
     return scenario()
 
 
@@ -155,6 +155,26 @@ def test_a_renamed_field_does_not_match(published: list[Published]) -> None:
 def test_an_added_field_matches(published: list[Published]) -> None:
     value = {**stage_completed(published), "duration_millis": 1200}
     assert problems("switchyard.task.StageCompleted.json", value) == []
+
+
+def test_a_message_without_its_aggregates_tenant_or_plan_does_not_match(
+    published: list[Published],
+) -> None:
+    first: dict[str, dict[str, str]] = {}
+    for p in published:
+        headers = text_headers(p.record.headers)
+        first.setdefault(headers["ce_type"], headers)
+    stage = first["switchyard.task.StageCompleted"]
+    assert problems("switchyard.events.headers.json", stage) == []
+    for kind, header in (
+        ("task.StageCompleted", "ce_tenantid"),
+        ("task.StageCompleted", "ce_planid"),
+        ("tenanttasks.Registered", "ce_tenantid"),
+        ("plan.PauseRequested", "ce_planid"),
+    ):
+        headers = dict(first[f"switchyard.{kind}"])
+        del headers[header]
+        assert problems("switchyard.events.headers.json", headers) != [], (kind, header)
 
 
 def test_a_malformed_id_or_time_does_not_match() -> None:
