@@ -199,6 +199,7 @@ def scenario() -> list[Published]:
         _pause_takeover_rollback(run, acme)
         _fail_and_retry(run, globex)
         _plan_commands(run)
+        _supersede(run)
         return run.published
     finally:
         app.close()
@@ -257,6 +258,13 @@ def _plan_commands(run: _Run) -> None:
     run.command(60, lambda app: app.retry_plan(plan_id, "cli:bob", True, "back on"))
     run.command(5, lambda app: app.cancel_plan(plan_id, "cli:bob", "postponed again"))
     run.command(60, lambda app: app.rollback_plan(plan_id, "cli:bob", "undo the EU config"))
+
+
+def _supersede(run: _Run) -> None:
+    """A newer plan that asks to supersede cancels a tenant's older task that never started."""
+    _plan(run, 300, "green-rollout-2.5.0-apac", "hooli")
+    request = {**plan_request("green-rollout-2.5.1-apac", "hooli"), "supersede": True}
+    run.command(60, lambda app: app.create_plan(request, "cli:alice", "green-rollout-2.5.1-apac"))
 
 
 def stable(published: list[Published]) -> list[Message]:

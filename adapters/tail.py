@@ -3,9 +3,9 @@
 It is also the README's worked example for teams writing their own consumer.
 It reads in its own consumer group, drops duplicates (the relay delivers at
 least once, and `relay --from` republishes) by (`ce_aggregateid`,
-`ce_aggregateversion`), and filters by tenant, plan and type. Events that do
-not carry `ce_tenantid` / `ce_planid` (most task events) are matched with
-what earlier events of the same aggregate said (the task's `Created`).
+`ce_aggregateversion`), and filters by tenant, plan and type: every message
+of a task carries `ce_tenantid` and `ce_planid`, a tenant's task list its
+`ce_tenantid`, and a plan's messages its id as `ce_planid`.
 """
 
 from __future__ import annotations
@@ -93,11 +93,10 @@ class TailConfig:
     filter: TailFilter = TailFilter()
 
 
-class Scopes:
-    """Remembers each aggregate's tenant and plan, and the highest version seen of it."""
+class Versions:
+    """Remembers the highest version seen of each aggregate, to drop redeliveries."""
 
     def __init__(self) -> None:
-        self._scope: dict[str, tuple[str | None, str | None]] = {}
         self._versions: dict[str, int] = {}
 
     def first_time(self, aggregate_id: str, version: int) -> bool:
@@ -106,17 +105,6 @@ class Scopes:
             return False
         self._versions[aggregate_id] = version
         return True
-
-    def scope(self, headers: dict[str, str]) -> tuple[str | None, str | None]:
-        """The event's (tenant, plan): its headers', else what its aggregate said before."""
-        aggregate_id = headers.get("ce_aggregateid", "")
-        tenant, plan = self._scope.get(aggregate_id, (None, None))
-        tenant = headers.get("ce_tenantid", tenant)
-        plan = headers.get("ce_planid", plan)
-        if headers.get("ce_aggregatetype") == "Plan":
-            plan = aggregate_id
-        self._scope[aggregate_id] = (tenant, plan)
-        return tenant, plan
 
 
 class _Rewind(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -165,7 +153,7 @@ async def _consume(
     show: Callable[[TailEvent], None],
     stop: threading.Event,
 ) -> int:
-    scopes = Scopes()
+    versions = Versions()
     shown = 0
     quiet_since = time.monotonic()
     assigned = False
@@ -184,7 +172,7 @@ async def _consume(
         for records in batches.values():
             for record in records:
                 event = _event(
-                    record.partition, record.offset, record.headers, record.value, scopes
+                    record.partition, record.offset, record.headers, record.value, versions
                 )
                 if event is None or not config.filter.matches(event):
                     continue
@@ -200,12 +188,12 @@ def _event(
     offset: int,
     raw_headers: Any,
     value: bytes | None,
-    scopes: Scopes,
+    versions: Versions,
 ) -> TailEvent | None:
     """The event of one message, or None if it is a duplicate."""
     headers = {key: bytes(raw).decode() for key, raw in raw_headers}
-    tenant, plan = scopes.scope(headers)
+    tenant, plan = headers.get("ce_tenantid"), headers.get("ce_planid")
     event = TailEvent(partition, offset, headers, {}, tenant, plan)
-    if not scopes.first_time(*event.key):
+    if not versions.first_time(*event.key):
         return None  # before parsing the value: a republish repeats the whole topic
     return dataclasses.replace(event, data=json.loads(value) if value else {})
