@@ -262,9 +262,9 @@ class Switchyard(Application[UUID]):
     def describe_task(self, task_id: UUID) -> TaskView:
         """The task's status and progress, and the older task it waits for, if any."""
         task = self.get_task(task_id)
-        return task_view(task, waiting_for=self.waiting_for(task))
+        return task_view(task, waiting_for=self._waiting_for(task))
 
-    def waiting_for(self, task: Task) -> TaskRef | None:
+    def _waiting_for(self, task: Task) -> TaskRef | None:
         """The older unfinished task of the same tenant that this waiting task waits for."""
         tenant_tasks = self._tenant_tasks(task.tenant_id)
         if tenant_tasks is None:
