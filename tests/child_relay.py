@@ -14,10 +14,10 @@ import os
 import signal
 import threading
 
-from adapters.bootstrap import bootstrap
-from adapters.relay import build_relay
-from adapters.relay_config import RelayConfig
-from adapters.settings import Settings
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.relay.publisher import build_relay
+from switchyard.adapters.settings import Settings
 
 
 def main() -> None:

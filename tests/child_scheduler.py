@@ -22,11 +22,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.bootstrap import bootstrap, build_scheduler
-from adapters.scheduler_process import SchedulerConfig
-from adapters.settings import Settings
-from application.ports import StepContext
-from domain.values import StepDefinition
+from switchyard.adapters.bootstrap import bootstrap, build_scheduler
+from switchyard.adapters.scheduler.process import SchedulerConfig
+from switchyard.adapters.settings import Settings
+from switchyard.application.ports import StepContext
+from switchyard.domain.values import StepDefinition
 from tests.schedulers import probe_factory
 
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from adapters.bootstrap import bootstrap
-from adapters.embedded_postgres import throwaway_server
-from adapters.embedded_redis import start_redis
-from adapters.persistence import event_store_env
-from adapters.settings import Settings
-from application.app import Switchyard
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.embedded.postgres import throwaway_server
+from switchyard.adapters.embedded.redis import start_redis
+from switchyard.adapters.postgres.persistence import event_store_env
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
 
 MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 """The library's in-memory persistence, for unit tests."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from application.app import Switchyard
+from switchyard.application.app import Switchyard
 from tests.schedulers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

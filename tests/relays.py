@@ -13,15 +13,15 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer
 from eventsourcing.persistence import StoredEvent
 
-from adapters.attribution import AggregateId, Attribution, first_events
-from adapters.bootstrap import bootstrap
-from adapters.cloudevents_format import KafkaRecord
-from adapters.relay import Relay, build_relay, running_in_thread
-from adapters.relay_config import RelayConfig
-from adapters.settings import Settings
-from application.app import Switchyard
-from domain.task import Task
-from domain.tenant import tenant_tasks_id
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.kafka.format import KafkaRecord
+from switchyard.adapters.relay.attribution import AggregateId, Attribution, first_events
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.relay.publisher import Relay, build_relay, running_in_thread
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+from switchyard.domain.task import Task
+from switchyard.domain.tenant import tenant_tasks_id
 from tests.scenarios import plan_request, run_stages
 
 TENANTS = 30

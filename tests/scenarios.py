@@ -10,12 +10,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.bootstrap import bootstrap
-from adapters.settings import Settings
-from application.app import Switchyard
-from domain.errors import SwitchyardError
-from domain.status import PlanStatus, TaskStatus
-from domain.values import FailureInfo, FailureType
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+from switchyard.domain.errors import SwitchyardError
+from switchyard.domain.status import PlanStatus, TaskStatus
+from switchyard.domain.values import FailureInfo, FailureType
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 """A fixed business time for the workers' commands."""

@@ -11,16 +11,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from adapters.bootstrap import build_scheduler
-from adapters.recipes import parse_recipes
-from adapters.scheduler_process import SchedulerConfig
-from adapters.settings import Settings
-from application.app import Switchyard
-from application.breakers import CircuitBreakers
-from application.notifications import Notifier
-from application.ports import StepContext, StepExecutor, StepFailed
-from domain.stage_factory import StageFactory
-from domain.values import FailureType, StepDefinition
+from switchyard.adapters.bootstrap import build_scheduler
+from switchyard.adapters.scheduler.process import SchedulerConfig
+from switchyard.adapters.settings import Settings
+from switchyard.adapters.steps.recipes import parse_recipes
+from switchyard.application.app import Switchyard
+from switchyard.application.breakers import CircuitBreakers
+from switchyard.application.notifications import Notifier
+from switchyard.application.ports import StepContext, StepExecutor, StepFailed
+from switchyard.domain.stage_factory import StageFactory
+from switchyard.domain.values import FailureType, StepDefinition
 
 STAGES = ("One", "Two", "Three")
 

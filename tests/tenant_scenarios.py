@@ -11,10 +11,10 @@ from uuid import UUID
 
 import pytest
 
-from application.app import Switchyard
-from application.views import TaskRef
-from domain.errors import SwitchyardError
-from domain.status import TaskStatus
+from switchyard.application.app import Switchyard
+from switchyard.application.views import TaskRef
+from switchyard.domain.errors import SwitchyardError
+from switchyard.domain.status import TaskStatus
 from tests.scenarios import AppFixtures, code_of, last_sequence, plan_request, run_stages
 
 

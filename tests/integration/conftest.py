@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import redis
 
-from adapters.bootstrap import bootstrap, step_executors
-from adapters.embedded_kafka import start_kafka
-from adapters.fleet import Fleet
-from adapters.relay_config import RelayConfig
-from adapters.settings import Settings
-from application.app import Switchyard
+from switchyard.adapters.bootstrap import bootstrap, step_executors
+from switchyard.adapters.demo.fleet import Fleet
+from switchyard.adapters.embedded.kafka import start_kafka
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
 from tests.processes import Schedulers
 from tests.schedulers import probe_factory
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from adapters.attribution import Attribution, PostgresFirstEvents, first_events
-from application.app import Switchyard
-from domain.tenant import tenant_tasks_id
+from switchyard.adapters.relay.attribution import Attribution, PostgresFirstEvents, first_events
+from switchyard.application.app import Switchyard
+from switchyard.domain.tenant import tenant_tasks_id
 from tests.relays import CountingFirstEvents, headers, read_in_batches, unattributed
 from tests.scenarios import plan_request, run_stages
 

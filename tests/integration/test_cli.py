@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from adapters.bootstrap import bootstrap
-from adapters.persistence import event_store_env
-from adapters.settings import Settings
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.postgres.persistence import event_store_env
+from switchyard.adapters.settings import Settings
 from tests.scenarios import plan_request
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.embedded_postgres import LOG_FILE, pgdata_dir
+from switchyard.adapters.embedded.postgres import LOG_FILE, pgdata_dir
 from tests.schedulers import wait_until
 
 CLI = str(Path(sys.executable).parent / "switchyard")

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import redis
 
-from adapters.bootstrap import bootstrap
-from adapters.fleet import Fleet
-from adapters.settings import Settings
-from application.app import Switchyard
-from domain.status import PlanStatus, TaskStatus
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.demo.fleet import Fleet
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+from switchyard.domain.status import PlanStatus, TaskStatus
 from tests.schedulers import event_names, max_overlap, running_scheduler, runs_of, wait_until
 
 FAST_HEALTH = {"interval": "20ms", "maxAttempts": 100}

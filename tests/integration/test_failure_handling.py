@@ -16,17 +16,17 @@ from uuid import UUID
 
 import pytest
 
-from adapters.bootstrap import bootstrap
-from adapters.leases import PostgresLeases
-from adapters.recipes import parse_recipes
-from adapters.settings import Settings
-from application.app import Switchyard
-from application.breakers import BreakerState, CircuitBreakers
-from application.notifications import Notification, NotificationType, Severity
-from application.ports import StepContext, StepFailed
-from domain.stage_factory import StageFactory
-from domain.status import TaskStatus
-from domain.values import FailureType, StepDefinition
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.postgres.leases import PostgresLeases
+from switchyard.adapters.settings import Settings
+from switchyard.adapters.steps.recipes import parse_recipes
+from switchyard.application.app import Switchyard
+from switchyard.application.breakers import BreakerState, CircuitBreakers
+from switchyard.application.notifications import Notification, NotificationType, Severity
+from switchyard.application.ports import StepContext, StepFailed
+from switchyard.domain.stage_factory import StageFactory
+from switchyard.domain.status import TaskStatus
+from switchyard.domain.values import FailureType, StepDefinition
 from tests.schedulers import Probe, event_names, running_scheduler, wait_until
 from tests.webhooks import webhook_server
 

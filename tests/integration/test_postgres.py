@@ -10,14 +10,20 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from adapters.bootstrap import bootstrap
-from adapters.settings import Settings
-from application.app import Switchyard
-from domain.errors import SwitchyardError
-from domain.plan import Plan
-from domain.status import PlanStatus, TaskStatus
-from domain.task import Task
-from domain.values import FailureInfo, FailureType, StageDefinition, StageOutcome, StepDefinition
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+from switchyard.domain.errors import SwitchyardError
+from switchyard.domain.plan import Plan
+from switchyard.domain.status import PlanStatus, TaskStatus
+from switchyard.domain.task import Task
+from switchyard.domain.values import (
+    FailureInfo,
+    FailureType,
+    StageDefinition,
+    StageOutcome,
+    StepDefinition,
+)
 from tests.scenarios import NOW, plan_request, public_state, run_stages
 
 BARRIER_TIMEOUT = 20.0

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from adapters.relay_config import RelayConfig
-from application.app import Switchyard
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.application.app import Switchyard
 from tests.relays import (
     assert_complete_and_ordered,
     caught_up,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.embedded_kafka import EmbeddedKafka, start_kafka
-from adapters.relay_config import RelayConfig
-from application.app import Switchyard
+from switchyard.adapters.embedded.kafka import EmbeddedKafka, start_kafka
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.application.app import Switchyard
 from tests.relays import (
     assert_complete_and_ordered,
     caught_up,
@@ -93,7 +93,7 @@ def test_a_stalled_broker_is_retried_logged_once_and_caught_up_with(
     broker: Broker,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="adapters.relay")
+    caplog.set_level(logging.INFO, logger="switchyard.adapters.relay.publisher")
     with running(pg_env, quick) as relay:
         run_plan(pg_app, 5, "before")
         wait_until(lambda: caught_up(relay, pg_app), 30, "the relay caught up")

@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from adapters.relay_config import RelayConfig
-from adapters.relay_store import POSITION_TABLE
-from application.app import Switchyard
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.relay.store import POSITION_TABLE
+from switchyard.application.app import Switchyard
 from tests.relays import (
     assert_complete_and_ordered,
     caught_up,

@@ -14,10 +14,10 @@ from typing import Any
 
 import jsonschema
 
-from adapters.leases import PostgresLeases
-from adapters.relay_config import RelayConfig
-from application.app import Switchyard
-from application.ports import Progress
+from switchyard.adapters.postgres.leases import PostgresLeases
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.application.app import Switchyard
+from switchyard.application.ports import Progress
 from tests.relays import caught_up, consume, running
 from tests.scenarios import plan_request
 from tests.schedulers import wait_until

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from adapters.leases import PostgresLeases
-from application.app import Switchyard
-from domain.errors import StaleFence
-from domain.status import PlanStatus, TaskStatus
+from switchyard.adapters.postgres.leases import PostgresLeases
+from switchyard.application.app import Switchyard
+from switchyard.domain.errors import StaleFence
+from switchyard.domain.status import PlanStatus, TaskStatus
 from tests.schedulers import (
     STAGES,
     Probe,

@@ -10,9 +10,9 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from adapters.scheduler_tables import TASKS
-from application.app import Switchyard
-from domain.status import TaskStatus
+from switchyard.adapters.postgres.scheduler_tables import TASKS
+from switchyard.application.app import Switchyard
+from switchyard.domain.status import TaskStatus
 from tests.processes import Schedulers, completed, request, started
 from tests.schedulers import wait_until
 

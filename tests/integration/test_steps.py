@@ -19,14 +19,14 @@ import redis.exceptions as rx
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from adapters.embedded_redis import start_redis
-from adapters.fleet import Fleet
-from adapters.steps import build_executors, errors
-from adapters.steps.errors import ERROR_TABLE, map_step_error
-from adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver
-from application.ports import StepContext, StepExecutor, StepFailed
-from application.stages import StageRunner
-from domain.values import FailureType, StageDefinition, StepDefinition
+from switchyard.adapters.demo.fleet import Fleet
+from switchyard.adapters.embedded.redis import start_redis
+from switchyard.adapters.steps import build_executors, errors
+from switchyard.adapters.steps.errors import ERROR_TABLE, map_step_error
+from switchyard.adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver
+from switchyard.application.ports import StepContext, StepExecutor, StepFailed
+from switchyard.application.stages import StageRunner
+from switchyard.domain.values import FailureType, StageDefinition, StepDefinition
 from tests.schedulers import wait_until
 
 DEADLINE = 10.0

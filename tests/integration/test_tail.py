@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bootstrap import kafka_servers
-from adapters.embedded_kafka import ADDRESS_FILE, embedded_broker_address
-from adapters.relay_config import RelayConfig
-from adapters.settings import Settings
-from adapters.tail import TailConfig, TailEvent, TailFilter, tail
-from application.app import Switchyard
+from switchyard.adapters.bootstrap import kafka_servers
+from switchyard.adapters.embedded.kafka import ADDRESS_FILE, embedded_broker_address
+from switchyard.adapters.kafka.tail import TailConfig, TailEvent, TailFilter, tail
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
 from tests.relays import caught_up, running, stored_events
 from tests.scenarios import plan_request, run_stages
 from tests.schedulers import wait_until

@@ -7,9 +7,9 @@ import signal
 
 import pytest
 
-from application.app import Switchyard
-from domain.errors import StaleFence
-from domain.status import TaskStatus
+from switchyard.application.app import Switchyard
+from switchyard.domain.errors import StaleFence
+from switchyard.domain.status import TaskStatus
 from tests.processes import Schedulers, completed, request
 from tests.schedulers import wait_until
 

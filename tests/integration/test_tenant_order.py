@@ -16,16 +16,16 @@ from uuid import UUID
 import pytest
 import redis
 
-from adapters.bootstrap import bootstrap
-from adapters.fleet import Fleet
-from adapters.leases import PostgresLeases
-from adapters.settings import Settings
-from application.app import PlanCreated, Switchyard
-from application.views import TaskRef
-from domain.errors import SwitchyardError
-from domain.stage_factory import StageFactory
-from domain.status import PlanStatus, TaskStatus
-from domain.tenant import tenant_tasks_id
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.demo.fleet import Fleet
+from switchyard.adapters.postgres.leases import PostgresLeases
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import PlanCreated, Switchyard
+from switchyard.application.views import TaskRef
+from switchyard.domain.errors import SwitchyardError
+from switchyard.domain.stage_factory import StageFactory
+from switchyard.domain.status import PlanStatus, TaskStatus
+from switchyard.domain.tenant import tenant_tasks_id
 from tests.scenarios import run_stages
 from tests.schedulers import (
     FAST,

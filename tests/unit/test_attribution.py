@@ -10,9 +10,9 @@ import json
 
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
-from adapters.attribution import Attribution, first_events
-from adapters.cloudevents_format import KafkaRecord
-from application.app import Switchyard
+from switchyard.adapters.kafka.format import KafkaRecord
+from switchyard.adapters.relay.attribution import Attribution, first_events
+from switchyard.application.app import Switchyard
 from tests.relays import CountingFirstEvents, headers, read_in_batches, unattributed
 from tests.scenarios import plan_request, run_stages
 

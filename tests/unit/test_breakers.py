@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from application.breakers import BreakerState, CircuitBreakers, CircuitOpen
-from domain.values import FailureType
+from switchyard.application.breakers import BreakerState, CircuitBreakers, CircuitOpen
+from switchyard.domain.values import FailureType
 
 
 class FakeClock:

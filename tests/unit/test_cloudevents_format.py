@@ -18,9 +18,9 @@ from cloudevents.v1.http import CloudEvent
 from cloudevents.v1.kafka import KafkaMessage, from_binary, to_binary
 from eventsourcing.persistence import Notification, Transcoder, TranscodingNotRegisteredError
 
-from adapters.cloudevents_format import KafkaRecord, sequence_header, to_record
-from application.app import Switchyard
-from application.tracing import trace_context
+from switchyard.adapters.kafka.format import KafkaRecord, sequence_header, to_record
+from switchyard.application.app import Switchyard
+from switchyard.application.tracing import trace_context
 from tests.scenarios import plan_request, run_stages, undo_stages
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -16,12 +16,18 @@ from eventsourcing.domain import Aggregate, event
 from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
-import domain
-from adapters.cli.main import app as cli
-from adapters.event_docs import examples_markdown, replace_examples
-from adapters.event_examples import Published, scenario
-from adapters.event_schemas import AGGREGATES, EventType, event_schema, event_types, schema_files
-from adapters.event_schemas import write_schemas as write
+from switchyard import domain
+from switchyard.adapters.cli.main import app as cli
+from switchyard.adapters.kafka.docs import examples_markdown, replace_examples
+from switchyard.adapters.kafka.event_schemas import (
+    AGGREGATES,
+    EventType,
+    event_schema,
+    event_types,
+    schema_files,
+)
+from switchyard.adapters.kafka.event_schemas import write_schemas as write
+from switchyard.adapters.kafka.examples import Published, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "schemas"
@@ -86,7 +92,7 @@ def test_every_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 def domain_aggregates() -> Iterator[type[Aggregate]]:
     """Every aggregate class defined in the domain package."""
-    for module_info in pkgutil.iter_modules(domain.__path__, "domain."):
+    for module_info in pkgutil.iter_modules(domain.__path__, "switchyard.domain."):
         module = importlib.import_module(module_info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, Aggregate) and cls.__module__ == module.__name__:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from application import failures
-from application.failures import DECISIONS, Outcome
-from domain.values import FailureType
+from switchyard.application import failures
+from switchyard.application.failures import DECISIONS, Outcome
+from switchyard.domain.values import FailureType
 
 
 def test_every_failure_type_has_a_decision() -> None:

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from adapters.notifiers import (
+from switchyard.adapters.scheduler.notifiers import (
     FanOutNotifier,
     LoggingNotifier,
     RateLimitedNotifier,
     WebhookNotifier,
 )
-from application.notifications import Notification, NotificationType, Severity
-from domain.values import FailureType
+from switchyard.application.notifications import Notification, NotificationType, Severity
+from switchyard.domain.values import FailureType
 from tests.webhooks import webhook_server
 
 PLAN = uuid.uuid4()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.status import PlanStatus, TaskStatus, derive_plan_status
+from switchyard.domain.status import PlanStatus, TaskStatus, derive_plan_status
 
 T = TaskStatus
 P = PlanStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.structs import RecordMetadata, TopicPartition
 
-from adapters.relay_topic import AckedOffsets
+from switchyard.adapters.relay.topic import AckedOffsets
 
 
 def acks(*offsets: tuple[int, int]) -> list[RecordMetadata]:

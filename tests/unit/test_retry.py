@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.retry import (
+from switchyard.domain.retry import (
     ExponentialBackoff,
     FixedBackoff,
     IntervalBackoff,

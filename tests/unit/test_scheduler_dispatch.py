@@ -6,9 +6,9 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
-from adapters.scheduler_process import SchedulerConfig, SchedulerProcess
-from application.ports import Claim
-from application.worker import ActiveClaims
+from switchyard.adapters.scheduler.process import SchedulerConfig, SchedulerProcess
+from switchyard.application.ports import Claim
+from switchyard.application.worker import ActiveClaims
 
 POLL_SECONDS = 0.1
 RUN_SECONDS = 1.0

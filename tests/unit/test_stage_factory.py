@@ -7,11 +7,11 @@ from uuid import UUID
 
 import pytest
 
-from adapters.recipes import RecipeError, load_recipes, parse_recipes
-from domain.healthcheck import health_url
-from domain.request import TenantConfig
-from domain.stage_factory import StageFactory
-from domain.values import StageDefinition
+from switchyard.adapters.steps.recipes import RecipeError, load_recipes, parse_recipes
+from switchyard.domain.healthcheck import health_url
+from switchyard.domain.request import TenantConfig
+from switchyard.domain.stage_factory import StageFactory
+from switchyard.domain.values import StageDefinition
 
 PLAN_ID = UUID("00000000-0000-4000-8000-000000000001")
 TASK_ID = UUID("00000000-0000-4000-8000-000000000002")

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from adapters.recipes import load_recipes
-from application.breakers import BreakerState, CircuitBreakers
-from application.ports import StageAbandoned, StepContext, StepFailed, stop_aware_sleep
-from application.stages import StageRunner
-from domain.request import TenantConfig
-from domain.stage_factory import StageFactory
-from domain.values import FailureType, StageDefinition, StepDefinition
+from switchyard.adapters.steps.recipes import load_recipes
+from switchyard.application.breakers import BreakerState, CircuitBreakers
+from switchyard.application.ports import StageAbandoned, StepContext, StepFailed, stop_aware_sleep
+from switchyard.application.stages import StageRunner
+from switchyard.domain.request import TenantConfig
+from switchyard.domain.stage_factory import StageFactory
+from switchyard.domain.values import FailureType, StageDefinition, StepDefinition
 
 CONTEXT = StepContext(uuid.uuid4(), uuid.uuid4(), "acme", "2", fence=1)
 

@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import SwitchyardError
-from domain.status import ALLOWED, TaskStatus
-from domain.task import Task
-from domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
+from switchyard.domain.errors import SwitchyardError
+from switchyard.domain.status import ALLOWED, TaskStatus
+from switchyard.domain.task import Task
+from switchyard.domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
 
 S = TaskStatus
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -9,12 +9,12 @@ from uuid import uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import bootstrap
-from adapters.settings import Settings
-from domain.errors import InvalidTransition, NoCheckpoint, StaleFence
-from domain.status import ALLOWED, SETTLED, TaskStatus
-from domain.task import Task
-from domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.settings import Settings
+from switchyard.domain.errors import InvalidTransition, NoCheckpoint, StaleFence
+from switchyard.domain.status import ALLOWED, SETTLED, TaskStatus
+from switchyard.domain.task import Task
+from switchyard.domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
 from tests.scenarios import public_state
 
 S = TaskStatus

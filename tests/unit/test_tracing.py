@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 
-from application.app import Switchyard
-from application.tracing import (
+from switchyard.application.app import Switchyard
+from switchyard.application.tracing import (
     METADATA,
     current_traceparent,
     is_valid_traceparent,

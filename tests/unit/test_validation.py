@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from adapters.recipes import load_recipes
-from application.app import Switchyard
-from domain.errors import PlanInvalid
-from domain.request import PlanRequest, TenantConfig
-from domain.stage_factory import StageFactory
-from domain.validation import is_well_formed_endpoint, validate_plan_request
+from switchyard.adapters.steps.recipes import load_recipes
+from switchyard.application.app import Switchyard
+from switchyard.domain.errors import PlanInvalid
+from switchyard.domain.request import PlanRequest, TenantConfig
+from switchyard.domain.stage_factory import StageFactory
+from switchyard.domain.validation import is_well_formed_endpoint, validate_plan_request
 
 SERVICE_TYPES = StageFactory(load_recipes()).service_types()
 

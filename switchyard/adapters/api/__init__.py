@@ -1,0 +1,1 @@
+"""The HTTP command and query API."""

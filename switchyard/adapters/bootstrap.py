@@ -1,0 +1,197 @@
+"""The composition root: builds the application from settings, or from what it is given.
+
+Every dependency is a keyword argument; the real one is built only when none is
+given. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import redis
+from eventsourcing.postgres import PostgresApplicationRecorder
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from switchyard.adapters.embedded import postgres as embedded_postgres
+from switchyard.adapters.embedded.kafka import published_address, start_kafka
+from switchyard.adapters.embedded.redis import start_redis
+from switchyard.adapters.postgres.leases import PostgresLeases
+from switchyard.adapters.postgres.persistence import event_store_env, store_errors
+from switchyard.adapters.scheduler.notifiers import (
+    FanOutNotifier,
+    LoggingNotifier,
+    RateLimitedNotifier,
+    WebhookNotifier,
+)
+from switchyard.adapters.scheduler.process import (
+    SchedulerConfig,
+    SchedulerProcess,
+    SystemClock,
+    worker_id,
+)
+from switchyard.adapters.settings import Settings
+from switchyard.adapters.steps import build_executors
+from switchyard.adapters.steps.recipes import load_recipes
+from switchyard.application.app import Switchyard
+from switchyard.application.breakers import CircuitBreakers
+from switchyard.application.notifications import Notifier
+from switchyard.application.ports import Clock, StepExecutor, stop_aware_sleep
+from switchyard.application.stages import StageRunner
+from switchyard.application.worker import ActiveClaims, TaskWorker
+from switchyard.domain.stage_factory import StageFactory
+
+log = logging.getLogger(__name__)
+
+
+def database_url(
+    settings: Settings, keep_running: bool = False, announce: Callable[[str], None] = log.info
+) -> str:
+    """The configured DATABASE_URL, or else the embedded server's (started if need be).
+
+    Starting it is announced: a command run in the wrong folder would otherwise
+    work on a new, empty database there and say only that nothing is found.
+    """
+    if settings.database_url:
+        return settings.database_url
+    embedded = embedded_postgres.ensure_running(settings.data_dir, keep_running=keep_running)
+    if embedded.started:
+        announce(f"no DATABASE_URL: started the embedded database in {embedded.data_dir}")
+    return embedded.url
+
+
+def build_stage_factory(settings: Settings) -> StageFactory:
+    """The stage factory from the packaged recipes, the extra recipe file and settings."""
+    return StageFactory(load_recipes(settings.service_types_file), settings.health_check_layer())
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stage_factory: StageFactory | None = None,
+) -> Switchyard:
+    """Build the application; `env` overrides where events are stored (tests pass POPO)."""
+    settings = settings or Settings()
+    if env is None:
+        env = event_store_env(
+            database_url(settings),
+            settings.db_pool_size,
+            settings.db_connect_timeout,
+            settings.create_tables,
+        )
+    factory = stage_factory or build_stage_factory(settings)
+    with store_errors():
+        return Switchyard(env, stage_factory=factory, conflict_retries=settings.conflict_retries)
+
+
+def scheduler_config(settings: Settings) -> SchedulerConfig:
+    """The scheduler's timings and size from the settings."""
+    return SchedulerConfig(
+        workers=settings.workers,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=settings.poll_seconds,
+        grace_seconds=settings.grace_seconds,
+    )
+
+
+def build_breakers(settings: Settings) -> CircuitBreakers:
+    """The circuit breakers per target, with the settings' threshold and open period."""
+    return CircuitBreakers(settings.breaker_failures, settings.breaker_open_seconds)
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    """The log, plus a rate-limited webhook when SWITCHYARD_WEBHOOK_URL is set."""
+    logged = LoggingNotifier()
+    if not settings.webhook_url:
+        return logged
+    webhook = WebhookNotifier(settings.webhook_url, settings.call_timeout_seconds)
+    limited = RateLimitedNotifier(webhook, settings.notify_limit, settings.notify_window_seconds)
+    return FanOutNotifier([logged, limited])
+
+
+def build_scheduler(
+    app: Switchyard,
+    executors: Mapping[str, StepExecutor],
+    config: SchedulerConfig,
+    stop: threading.Event,
+    *,
+    owner: str | None = None,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+    breakers: CircuitBreakers | None = None,
+    notifier: Notifier | None = None,
+) -> SchedulerProcess:
+    """A scheduler process on the application's event store, with these step executors.
+
+    Breakers, notifier and the quiet-wait limit come from `settings` (else the
+    environment) unless given.
+    """
+    settings = settings or Settings()
+    stages = StageRunner(
+        executors,
+        sleep=stop_aware_sleep(stop),
+        breakers=breakers or build_breakers(settings),
+        max_quiet_waits=settings.breaker_max_waits,
+    )
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        raise TypeError("the scheduler needs the PostgreSQL event store")
+    leases = PostgresLeases(recorder.datastore, recorder.channel_name)
+    claims = ActiveClaims()
+    worker = TaskWorker(
+        app=app,
+        leases=leases,
+        stages=stages,
+        clock=clock or SystemClock(),
+        owner=owner or worker_id(),
+        claims=claims,
+        notifier=notifier or build_notifier(settings),
+        stopping=stop.is_set,
+    )
+    return SchedulerProcess(worker, leases, claims, config, stop)
+
+
+@contextmanager
+def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[str, StepExecutor]]:
+    """The step executors on REDIS_URL (or a private Redis) and an HTTP client; closed after."""
+    with ExitStack() as stack:
+        url = settings.redis_url
+        if not url:
+            url = stack.enter_context(start_redis(settings.data_dir / "redis")).url
+            log.info("no REDIS_URL: started a private Redis at %s", url)
+        # No client-side retries: the scheduler's retry policies and breakers decide.
+        client = redis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=settings.call_timeout_seconds,
+            socket_connect_timeout=settings.call_timeout_seconds,
+        )
+        stack.callback(client.close)
+        http = stack.enter_context(httpx.Client(timeout=settings.call_timeout_seconds))
+        yield build_executors(client, http, sleep=stop_aware_sleep(stop))
+
+
+@contextmanager
+def kafka_servers(settings: Settings) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS, or a private memory-only broker's address (stopped after).
+
+    The private broker's address is published in the data dir while it runs, for
+    `switchyard tail` and other commands on the same data dir.
+    """
+    if settings.kafka_bootstrap_servers:
+        yield settings.kafka_bootstrap_servers
+        return
+    with (
+        start_kafka(settings.data_dir / "kafka") as broker,
+        published_address(settings.data_dir, broker.bootstrap_servers),
+    ):
+        log.info(
+            "no KAFKA_BOOTSTRAP_SERVERS: started a private broker at %s", broker.bootstrap_servers
+        )
+        yield broker.bootstrap_servers

@@ -1,0 +1,196 @@
+"""`switchyard demo`: one plan run end to end on embedded servers and a simulated fleet.
+
+Everything starts in this process or under it: the embedded PostgreSQL (or
+DATABASE_URL), Redis (REDIS_URL, else a private redis-server in the data
+folder's `demo/redis`), a simulated gateway fleet and a scheduler thread. The
+demo keeps its events and queue in a PostgreSQL schema of its own, dropped at
+the end, so a `switchyard dev` on the same database never claims its tasks,
+and its Redis keys and broadcast channel are its own too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+import typer
+from psycopg import sql
+
+from switchyard.adapters.bootstrap import (
+    bootstrap,
+    build_scheduler,
+    build_stage_factory,
+    database_url,
+    scheduler_config,
+    step_executors,
+)
+from switchyard.adapters.cli.output import console
+from switchyard.adapters.cli.planfile import read_plan_file
+from switchyard.adapters.cli.roles import stop_on_signals
+from switchyard.adapters.demo.fleet import Fleet
+from switchyard.adapters.demo.view import Versions, follow, show_summary
+from switchyard.adapters.embedded.redis import EmbeddedRedis, start_redis
+from switchyard.adapters.postgres.persistence import event_store_env, store_errors
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+from switchyard.domain.status import PlanStatus
+from switchyard.domain.validation import ServiceTypes, validate_plan_request
+
+FAST_HEALTH_INTERVAL = "200ms"
+"""The health-check interval of a tenant whose plan entry sets none."""
+
+GRACE_SECONDS = 5.0
+"""How long a stop waits for running stages (the demo's stages are short)."""
+
+POLL_SECONDS = 0.1
+"""How often the progress bars are refreshed from the event store."""
+
+INTERRUPTED = 130
+"""The exit code after Ctrl-C or SIGTERM, as for any program stopped by SIGINT."""
+
+PlanOption = Annotated[Path, typer.Option("--plan", help="The plan request to run, YAML or JSON.")]
+
+
+def demo(plan: PlanOption = Path("examples/plan.yaml")) -> None:
+    """Run a plan end to end on embedded servers and a simulated fleet, showing live progress.
+
+    Starts PostgreSQL (embedded, or DATABASE_URL), Redis (REDIS_URL, or a private
+    redis-server), simulated gateway instances and a scheduler; creates the plan; shows
+    each task's progress until the plan settles; prints a summary; stops everything.
+    The demo owns the fleet: each tenant's endpoints (and registry) are replaced by
+    simulated instances (as many as it lists endpoints), health checks go to their
+    /health (every 200ms unless the plan sets an interval), and route keys and the
+    broadcast channel are the demo's own. Exit 0 if the plan completed, 1 if not,
+    130 after Ctrl-C.
+    """
+    settings = Settings()
+    request = read_plan_file(plan)
+    service_types = build_stage_factory(settings).service_types()
+    validate_plan_request(request, service_types)  # refuse a bad file before starting anything
+    with store_errors():
+        code = _run(settings, request, service_types, stop_on_signals())
+    if code:
+        raise typer.Exit(code)
+
+
+def _run(
+    settings: Settings, request: Mapping[str, Any], types: ServiceTypes, stop: threading.Event
+) -> int:
+    """Start everything, run the plan, show it, stop everything; the exit code."""
+    run_id = uuid.uuid4().hex[:8]
+    namespace = f"switchyard:demo:{run_id}"
+    with ExitStack() as stack:
+        app = _open_app(stack, settings, f"switchyard_demo_{run_id}")
+        redis_url = settings.redis_url or stack.enter_context(_private_redis(settings)).url
+        fleet = stack.enter_context(Fleet(redis_url, channel=f"{namespace}:route-updates"))
+        on_fleet = fleet_plan(request, fleet, namespace, types)
+        before = {tenant: fleet.versions(tenant) for tenant in _tenant_ids(on_fleet)}
+        scheduler = _start_scheduler(
+            stack, app, settings.model_copy(update={"redis_url": redis_url}), stop
+        )
+        if stop.is_set():
+            return INTERRUPTED
+        created = app.create_plan(on_fleet, settings.actor)
+        view = follow(app, created.plan_id, stop, scheduler.is_alive, POLL_SECONDS)
+        interrupted = stop.is_set()
+        after: Versions = {tenant: fleet.versions(tenant) for tenant in before}
+        show_summary(app, view, before, after)
+    if interrupted:
+        return INTERRUPTED
+    return 0 if view.status == PlanStatus.COMPLETED else 1
+
+
+def _open_app(stack: ExitStack, settings: Settings, schema: str) -> Switchyard:
+    """The application on a new schema of the database, closed and dropped on the way out."""
+    url = database_url(settings)
+    stack.enter_context(_own_schema(url, schema))
+    pool = settings.workers + 3  # each worker, the dispatcher, the heartbeat, the display
+    env = {**event_store_env(url, pool, settings.db_connect_timeout), "POSTGRES_SCHEMA": schema}
+    app = bootstrap(settings, env=env)
+    stack.callback(app.close)
+    return app
+
+
+def _start_scheduler(
+    stack: ExitStack, app: Switchyard, settings: Settings, stop: threading.Event
+) -> threading.Thread:
+    """A scheduler thread with the step executors on the settings' Redis, stopped on the way out."""
+    executors = stack.enter_context(step_executors(settings, stop))
+    config = dataclasses.replace(
+        scheduler_config(settings), grace_seconds=min(settings.grace_seconds, GRACE_SECONDS)
+    )
+    scheduler = threading.Thread(
+        target=build_scheduler(app, executors, config, stop, settings=settings).run,
+        name="scheduler",
+        daemon=True,
+    )
+    scheduler.start()
+    stack.callback(_stop_scheduler, scheduler, stop, config.grace_seconds)
+    return scheduler
+
+
+def fleet_plan(
+    request: Mapping[str, Any], fleet: Fleet, namespace: str, types: ServiceTypes
+) -> dict[str, Any]:
+    """The (valid) request with every tenant moved onto simulated instances of the fleet."""
+    tenants = [_on_fleet(tenant, fleet, namespace, types) for tenant in request["tenants"]]
+    return {**request, "tenants": tenants}
+
+
+def _on_fleet(
+    tenant: Mapping[str, Any], fleet: Fleet, namespace: str, types: ServiceTypes
+) -> dict[str, Any]:
+    settings = types[tenant["serviceType"]]
+    overrides = dict(tenant.get("overrides") or {})
+    if "channel" in settings:
+        overrides["channel"] = f"{namespace}:route-updates"
+    if "route_key" in settings:
+        overrides["route_key"] = f"{namespace}:route:{{tenant_id}}"
+    # The fleet's instances answer GET /health with {"version": ...}.
+    health = {"interval": FAST_HEALTH_INTERVAL, **(tenant.get("healthCheck") or {})}
+    health.update(path="/health", versionKey="version")
+    instances = max(1, len(tenant.get("endpoints") or ()))
+    moved = {key: value for key, value in tenant.items() if key != "registry"}
+    moved.update(
+        endpoints=fleet.add_tenant(tenant["tenantId"], instances=instances), healthCheck=health
+    )
+    if overrides:
+        moved["overrides"] = overrides
+    return moved
+
+
+def _tenant_ids(request: Mapping[str, Any]) -> list[str]:
+    return [str(tenant["tenantId"]) for tenant in request["tenants"]]
+
+
+@contextmanager
+def _own_schema(url: str, schema: str) -> Iterator[str]:
+    """A new schema for the demo's events and queue tables, dropped (with them) afterwards."""
+    name = sql.Identifier(schema)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(name))
+
+
+@contextmanager
+def _private_redis(settings: Settings) -> Iterator[EmbeddedRedis]:
+    """A redis-server of the demo's own, in the data folder's `demo/redis`."""
+    with start_redis(settings.data_dir / "demo" / "redis") as server:
+        console.print(f"no REDIS_URL: started a private Redis at {server.url}", highlight=False)
+        yield server
+
+
+def _stop_scheduler(scheduler: threading.Thread, stop: threading.Event, grace: float) -> None:
+    """Stop the scheduler thread; it drains within the grace period."""
+    stop.set()
+    scheduler.join(grace + 5)

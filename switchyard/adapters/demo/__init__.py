@@ -1,0 +1,1 @@
+"""The simulated fleet of gateway instances and the demo's live view."""

@@ -1,0 +1,1 @@
+"""Throwaway servers for development and tests: PostgreSQL, Redis, a Kafka-protocol broker."""

@@ -1,0 +1,158 @@
+"""Leases with fencing tokens in PostgreSQL: the `Leases` port.
+
+Claims are serialised by one transaction-scoped advisory lock, so the checks
+"plan below its max concurrency", "tenant not busy" and "no older task of the
+tenant unfinished" (older: its plan was recorded earlier) see every other
+claim and every retry or rollback (whose saves take the same lock);
+lease expiry is judged by the database clock (`now()`), never a worker's. Each
+claim draws a fence from a sequence, so fences only grow. The fence is also
+recorded on the Task (its Started / Claimed event), which moves the aggregate's
+version: a worker that lost its lease has its next save refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import sql
+
+from switchyard.adapters.postgres import scheduler_tables
+from switchyard.adapters.postgres.scheduler_tables import CLAIM_LOCK
+from switchyard.application.ports import Claim, Progress
+
+_NO_FLUSH = "SET LOCAL synchronous_commit = off"
+"""Lease writes need not wait for the disk: a lease is a liveness hint, and the task's
+next event (a durable commit) flushes it anyway. A database crash that loses one only
+makes the task claimable again, and the fence on the Task's events still only grows."""
+
+_CLAIM = """
+SELECT t.task_id, t.lease_owner IS NOT NULL AS takeover
+FROM {schema}.{tasks} t
+JOIN {schema}.{plans} p ON p.plan_id = t.plan_id
+LEFT JOIN (
+    SELECT plan_id, count(*) AS leased FROM {schema}.{tasks}
+    WHERE lease_owner IS NOT NULL GROUP BY plan_id
+) b ON b.plan_id = t.plan_id
+WHERE t.needs_worker
+  AND (t.lease_owner IS NULL OR t.lease_expires < now())
+  AND (t.lease_owner IS NOT NULL OR (
+        coalesce(b.leased, 0) < p.max_concurrency
+        AND NOT EXISTS (
+            SELECT 1 FROM {schema}.{tasks} o
+            WHERE o.tenant_id = t.tenant_id AND o.lease_owner IS NOT NULL)
+        AND NOT EXISTS (
+            SELECT 1 FROM {schema}.{tasks} o
+            JOIN {schema}.{plans} op ON op.plan_id = o.plan_id
+            WHERE o.tenant_id = t.tenant_id AND op.seq < p.seq
+              AND o.status IN ({unfinished}))))
+ORDER BY t.lease_owner IS NULL, t.status = 'QUEUED', p.seq, t.position
+LIMIT 1
+"""
+
+_TAKE = """
+UPDATE {schema}.{tasks}
+SET lease_owner = %(owner)s, lease_expires = now() + make_interval(secs => %(ttl)s),
+    fence = nextval('{schema_name}.{fences_name}'), heartbeat_at = now()
+WHERE task_id = %(task_id)s
+RETURNING fence
+"""
+
+_RENEW = """
+UPDATE {schema}.{tasks}
+SET lease_expires = now() + make_interval(secs => %(ttl)s), heartbeat_at = now(),
+    current_stage = %(stage)s, completed_stages = %(completed)s
+WHERE task_id = %(task_id)s AND fence = %(fence)s AND lease_owner = %(owner)s
+"""
+
+_RELEASE = """
+UPDATE {schema}.{tasks} SET lease_owner = NULL, lease_expires = NULL
+WHERE task_id = %(task_id)s AND fence = %(fence)s AND lease_owner = %(owner)s
+"""
+
+
+class PostgresLeases:
+    """Claims, renews and releases task leases in the scheduler's tables."""
+
+    def __init__(self, datastore: PostgresDatastore, channel: str) -> None:
+        self._datastore = datastore
+        self._channel = channel
+        schema = datastore.schema or "public"
+        ids: dict[str, Any] = {
+            **scheduler_tables.names(schema),
+            "schema_name": sql.SQL(schema),
+            "fences_name": sql.SQL(scheduler_tables.FENCES),
+            "unfinished": sql.SQL(scheduler_tables.UNFINISHED_SQL),
+        }
+        self._claim, self._take, self._renew, self._release = (
+            scheduler_tables.rendered(sql.SQL(text).format(**ids))
+            for text in (_CLAIM, _TAKE, _RENEW, _RELEASE)
+        )
+        self._listener: psycopg.Connection[Any] | None = None
+
+    def claim(self, owner: str, ttl_seconds: float) -> Claim | None:
+        """Take the next runnable task (see the `Leases` port), or None."""
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_NO_FLUSH)
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK,))
+            curs.execute(self._claim)
+            row = curs.fetchone()
+            if row is None:
+                return None
+            curs.execute(
+                self._take, {"owner": owner, "ttl": ttl_seconds, "task_id": row["task_id"]}
+            )
+            taken = curs.fetchone()
+            assert taken is not None  # the row is ours: every claim holds the lock
+            return Claim(task_id=row["task_id"], fence=taken["fence"], takeover=row["takeover"])
+
+    def renew(self, claim: Claim, owner: str, ttl_seconds: float, progress: Progress) -> bool:
+        """Extend our lease and store the progress; False if the lease is no longer ours."""
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_NO_FLUSH)
+            curs.execute(
+                self._renew,
+                {
+                    "ttl": ttl_seconds,
+                    "stage": progress.current_stage,
+                    "completed": progress.completed_stages,
+                    "task_id": claim.task_id,
+                    "fence": claim.fence,
+                    "owner": owner,
+                },
+            )
+            return curs.rowcount == 1
+
+    def release(self, claim: Claim, owner: str) -> None:
+        """Give the task back and wake the other schedulers."""
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_NO_FLUSH)
+            curs.execute(
+                self._release, {"task_id": claim.task_id, "fence": claim.fence, "owner": owner}
+            )
+            curs.execute("SELECT pg_notify(%s, '')", (self._channel,))
+
+    def wait_for_work(self, timeout_seconds: float) -> None:
+        """Block until the event store notifies a write (LISTEN), or the timeout passes."""
+        try:
+            listener = self._listen()
+            for _ in listener.notifies(timeout=timeout_seconds, stop_after=1):
+                pass
+        except psycopg.Error:
+            self.close()  # a lost connection: listen again next time; the caller polls
+
+    def close(self) -> None:
+        """Stop listening."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _listen(self) -> psycopg.Connection[Any]:
+        if self._listener is None:
+            params = self._datastore.pool.kwargs
+            if not isinstance(params, dict):  # the library always gives a dict
+                raise TypeError("connection parameters are not a mapping")
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+        return self._listener

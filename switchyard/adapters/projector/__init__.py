@@ -1,0 +1,1 @@
+"""The projector role: builds the read tables from the Kafka topic."""

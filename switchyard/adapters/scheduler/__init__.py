@@ -1,0 +1,1 @@
+"""The scheduler role: the process loop that claims tasks, and the notifiers."""

@@ -1,0 +1,110 @@
+"""All of switchyard's settings, read from the environment (and `.env`) in one object."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any, Literal
+
+from aiokafka import codec
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchyard.domain.errors import Problem, SettingsInvalid
+
+_CODECS = {
+    "gzip": codec.has_gzip,
+    "snappy": codec.has_snappy,
+    "lz4": codec.has_lz4,
+    "zstd": codec.has_zstd,
+}
+"""Whether the package each Kafka compression needs is installed."""
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+class Settings(BaseSettings):
+    """switchyard's settings; each is documented in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "SWITCHYARD_DATABASE_URL")
+    )
+    data_dir: Path = Path(".switchyard")
+    service_types_file: Path | None = None
+    actor: str = Field(default_factory=_default_actor)
+    conflict_retries: int = Field(default=5, ge=0)
+    db_pool_size: int = Field(default=5, ge=1)
+    db_connect_timeout: int = Field(default=5, ge=1)
+    create_tables: bool = True
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SWITCHYARD_REDIS_URL")
+    )
+    workers: int = Field(default=16, ge=1)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    grace_seconds: float = Field(default=30.0, ge=0)
+    call_timeout_seconds: float = Field(default=5.0, gt=0)
+    health_interval: str | None = None
+    health_max_attempts: int | None = Field(default=None, ge=1)
+    health_path: str | None = None
+    health_version_key: str | None = None
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_max_waits: int = Field(default=10, ge=0)
+    webhook_url: str | None = None
+    notify_limit: int = Field(default=10, ge=1)
+    notify_window_seconds: float = Field(default=60.0, gt=0)
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "SWITCHYARD_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    kafka_topic: str = "switchyard.events"
+    kafka_heartbeat_topic: str = "switchyard.heartbeats"
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_linger_ms: int = Field(default=5, ge=0)
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    kafka_max_batch_bytes: int = Field(default=16_384, ge=1_024)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_standby_seconds: float = Field(default=2.0, gt=0)
+    relay_max_backoff_seconds: float = Field(default=30.0, gt=0)
+    relay_topic_check_seconds: float = Field(default=5.0, gt=0)
+    relay_heartbeat_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("kafka_compression")
+    @classmethod
+    def _codec_installed(cls, value: str) -> str:
+        if value != "none" and not _CODECS[value]():
+            raise ValueError(f"{value} compression needs its Python package installed")
+        return value
+
+    def health_check_layer(self) -> dict[str, Any]:
+        """The application-level health-check settings, in plan-request spelling."""
+        return {
+            "interval": self.health_interval,
+            "maxAttempts": self.health_max_attempts,
+            "path": self.health_path,
+            "versionKey": self.health_version_key,
+        }
+
+
+def settings_invalid(error: ValidationError) -> SettingsInvalid:
+    """The settings error, each problem named by the environment variable that caused it."""
+    problems = []
+    for found in error.errors():
+        name = str(found["loc"][0]) if found["loc"] else ""
+        variable = name if name.isupper() else f"SWITCHYARD_{name.upper()}"
+        problems.append(Problem(variable, found["type"], found["msg"]))
+    return SettingsInvalid(problems)
