@@ -72,7 +72,7 @@ def broker() -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         return
-    from adapters.embedded_kafka import start_kafka
+    from switchyard.adapters.embedded.kafka import start_kafka
 
     folder = Path(tempfile.mkdtemp(prefix="switchyard-bench-kafka-"))
     try:
@@ -125,9 +125,9 @@ def write_backlog(app: Any, events: int, tenants: int) -> int:
 @contextmanager
 def running_relay(url: str, config: Any) -> Iterator[Any]:
     """A relay on its own application, publishing from the first event, in a thread until exit."""
-    from adapters.bootstrap import bootstrap
-    from adapters.relay import build_relay, running_in_thread
-    from adapters.settings import Settings
+    from switchyard.adapters.bootstrap import bootstrap
+    from switchyard.adapters.relay.publisher import build_relay, running_in_thread
+    from switchyard.adapters.settings import Settings
 
     app = bootstrap(Settings(database_url=url))
     stop = threading.Event()
@@ -177,7 +177,7 @@ def timed_relay(relay: Any, started: float, last: int, timeout: float) -> Timing
 
 def stored_records(app: Any, last: int) -> list[Any]:
     """Every stored event up to `last` as the relay's Kafka record."""
-    from adapters.attribution import Attribution, first_events
+    from switchyard.adapters.relay.attribution import Attribution, first_events
 
     attribution = Attribution(app.mapper.transcoder, first_events(app.recorder))
     records, position = [], 0
@@ -286,9 +286,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def run(args: argparse.Namespace) -> None:
     """Run the benchmark and print its figures."""
-    from adapters.bootstrap import bootstrap
-    from adapters.relay_config import RelayConfig
-    from adapters.settings import Settings
+    from switchyard.adapters.bootstrap import bootstrap
+    from switchyard.adapters.relay.config import RelayConfig
+    from switchyard.adapters.settings import Settings
 
     with server() as base_url, broker() as bootstrap_servers:
         url = fresh_database(base_url)

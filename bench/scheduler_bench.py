@@ -38,7 +38,7 @@ def server() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    from adapters.embedded_postgres import throwaway_server
+    from switchyard.adapters.embedded.postgres import throwaway_server
 
     with throwaway_server("switchyard-bench-") as url:
         yield url
@@ -125,8 +125,8 @@ def memory_mib(pid: int, field: str = "VmHWM") -> float:
 
 def run(args: argparse.Namespace) -> None:
     """Run the benchmark and print its figures."""
-    from adapters.bootstrap import bootstrap
-    from adapters.settings import Settings
+    from switchyard.adapters.bootstrap import bootstrap
+    from switchyard.adapters.settings import Settings
 
     with server() as base_url:
         bare = bare_inserts_per_second(fresh_database(base_url))
