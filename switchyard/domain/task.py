@@ -75,10 +75,12 @@ class Task(Aggregate):
         index = len(self.completed)
         return index if index < self.total_stages else None
 
-    def _require(self, command: str, allowed: bool = True, why: str = "") -> None:
+    def _require_status(self, command: str) -> None:
         if self.status not in ALLOWED[command]:
             self._refuse(command, "not allowed in this status")
-        if not allowed:
+
+    def _require_that(self, command: str, condition: bool, why: str) -> None:
+        if not condition:
             self._refuse(command, why)
 
     def _refuse(self, command: str, why: str) -> NoReturn:
@@ -94,31 +96,34 @@ class Task(Aggregate):
 
     def queue(self, actor: str) -> None:
         """Make the task eligible for the scheduler."""
-        self._require("queue")
+        self._require_status("queue")
         self._queued(actor)
 
     def pause(self, actor: str, reason: str | None = None) -> None:
         """Ask the task to stop at the next stage boundary (at once if none runs)."""
-        self._require("pause", not (self.pause_requested or self.cancel_requested), "already asked")
+        self._require_status("pause")
+        asked = self.pause_requested or self.cancel_requested
+        self._require_that("pause", not asked, "already asked")
         self._pause_requested(actor, reason)
         if self.current_stage is None:
             self._paused(last_stage=self._last_stage_name())
 
     def resume(self, actor: str, reason: str | None = None) -> None:
         """Put a paused task back in the queue; it carries on from its checkpoint."""
-        self._require("resume")
+        self._require_status("resume")
         self._resumed(actor, reason)
 
     def cancel(self, actor: str, reason: str | None = None) -> None:
         """Stop the task for good at the next stage boundary (at once if none runs)."""
-        self._require("cancel", not self.cancel_requested, "already asked")
+        self._require_status("cancel")
+        self._require_that("cancel", not self.cancel_requested, "already asked")
         self._cancel_requested(actor, reason)
         if self.current_stage is None:
             self._cancelled(cancelled_by=actor, last_stage=self._last_stage_name())
 
     def retry(self, actor: str, from_checkpoint: bool, reason: str | None = None) -> None:
         """Run the task again, skipping its completed stages or from scratch."""
-        self._require("retry")
+        self._require_status("retry")
         if from_checkpoint and not self.has_checkpoint:
             raise NoCheckpoint(task_id=str(self.id), status=str(self.status))
         self._retry_started(actor, from_checkpoint, self.attempt + 1, reason)
@@ -129,7 +134,7 @@ class Task(Aggregate):
 
     def rollback(self, actor: str, reason: str | None = None) -> None:
         """Undo the completed stages, newest first, from what each recorded."""
-        self._require("rollback")
+        self._require_status("rollback")
         names = [o.name for o in reversed(self.completed)]
         self._rolling_back(actor, reason, names)
         if not names:
@@ -137,14 +142,15 @@ class Task(Aggregate):
 
     def supersede(self, by_plan_id: UUID, by_task_id: UUID, actor: str) -> None:
         """Cancel this never-started task for a newer plan's task of the same tenant."""
-        self._require("supersede", not self.ever_started, "it has started before")
+        self._require_status("supersede")
+        self._require_that("supersede", not self.ever_started, "it has started before")
         self._superseded(by_plan_id, by_task_id, actor)
 
     # -- worker commands ---------------------------------------------------
 
     def claim(self, owner: str, fence: int, now: datetime) -> None:
         """Start (or take over) the task's work under a new, higher fencing token."""
-        self._require("claim")
+        self._require_status("claim")
         if self.fence is not None and fence <= self.fence:
             raise StaleFence(task_id=str(self.id), fence=fence, current_fence=self.fence)
         if self.status == TaskStatus.QUEUED:
@@ -158,7 +164,7 @@ class Task(Aggregate):
     def begin_stage(self, fence: int) -> int:
         """Record that the next stage starts now; returns its index."""
         self._check_fence(fence)
-        self._require("begin_stage")
+        self._require_status("begin_stage")
         index = self.next_stage
         if self.current_stage is not None or index is None:
             self._refuse("begin_stage", "a stage runs already or none is left")
@@ -170,7 +176,8 @@ class Task(Aggregate):
     ) -> None:
         """Record a stage's success and what its undo needs, then act on the boundary."""
         self._check_fence(fence)
-        self._require("complete_stage", self.current_stage == index, "not the running stage")
+        self._require_status("complete_stage")
+        self._require_that("complete_stage", self.current_stage == index, "not the running stage")
         outcome = StageOutcome(index=index, name=self.stages[index].name, result=dict(result))
         self._stage_completed(outcome, fence)
         self._settle_at_boundary(now)
@@ -178,7 +185,8 @@ class Task(Aggregate):
     def fail_stage(self, index: int, failure: FailureInfo, fence: int) -> None:
         """Record that a stage failed for good; the task fails with it."""
         self._check_fence(fence)
-        self._require("fail_stage", self.current_stage == index, "not the running stage")
+        self._require_status("fail_stage")
+        self._require_that("fail_stage", self.current_stage == index, "not the running stage")
         name = self.stages[index].name
         self._stage_failed(index, name, failure, fence)
         self._failed(failure, name, [o.name for o in self.completed])
@@ -187,7 +195,8 @@ class Task(Aggregate):
         """Record that a completed stage's undo succeeded."""
         self._check_fence(fence)
         newest = self.completed[-1].index if self.completed else None
-        self._require("roll_back_stage", newest == index, "not the newest completed stage")
+        self._require_status("roll_back_stage")
+        self._require_that("roll_back_stage", newest == index, "not the newest completed stage")
         self._stage_rolled_back(index, self.completed[-1].name, fence)
         if not self.completed:
             self._rolled_back(None)
@@ -196,7 +205,8 @@ class Task(Aggregate):
         """Record that a stage's undo failed; another rollback may be asked for."""
         self._check_fence(fence)
         newest = self.completed[-1].index if self.completed else None
-        self._require("fail_rollback", newest == index, "not the newest completed stage")
+        self._require_status("fail_rollback")
+        self._require_that("fail_rollback", newest == index, "not the newest completed stage")
         self._rollback_failed(index, self.completed[-1].name, failure, fence)
 
     # -- helpers -----------------------------------------------------------
