@@ -3,7 +3,8 @@
 The scheduler's worker sends one when a task fails for good (MAX_RETRY_REACHED
 when a retryable failure ran out of attempts, NON_RETRYABLE_FAILED otherwise)
 and when it takes a task over from a worker whose lease expired (TAKEOVER).
-The other types are the SPEC's vocabulary, for the senders still to come.
+The other types (DEAD_LETTER, LEASE_RENEW_FAILED, PERSIST_FAILED, ENGINE_ERROR)
+have no sender yet.
 Adapters deliver them (log, webhook) and rate-limit them.
 """
 

@@ -1,2 +1,3 @@
-"""The domain: Plan and Task aggregates, stage and step values, the status machine,
-retry maths, validation and the stage factory. Pure: stdlib and eventsourcing only."""
+"""The domain: the Plan, Task and TenantTasks aggregates, stage and step values, the
+status machine, retry maths, health-check settings, validation, the stage factory and
+the error hierarchy. Pure: stdlib and eventsourcing only."""

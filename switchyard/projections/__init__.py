@@ -1,1 +1,2 @@
-"""Read models built from the event stream, and the queries SREs run on them."""
+"""Read models built from the event stream, and the queries SREs run on them (to come:
+nothing here yet)."""

@@ -1,1 +1,1 @@
-"""The HTTP command and query API."""
+"""The HTTP command and query API (to come: nothing here yet)."""

@@ -1,1 +1,2 @@
-"""The projector role: builds the read tables from the Kafka topic."""
+"""The projector role, to build the read tables from the Kafka topic (to come: nothing
+here yet)."""
