@@ -18,12 +18,14 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Recording
 
+from switchyard.application.guards import GuardedStore, WriteGuards
 from switchyard.application.planning import new_plan
+from switchyard.application.ports import Claim
 from switchyard.application.scheduling import scheduling_rows
 from switchyard.application.tenant_order import blocking_task, current_task, superseding_task
 from switchyard.application.topics import register_moved_topics
 from switchyard.application.tracing import TracingMapper
-from switchyard.application.transcodings import value_transcodings
+from switchyard.application.transcodings import register_event_transcodings
 from switchyard.application.views import (
     HistoryEntry,
     PlanView,
@@ -94,9 +96,26 @@ class Switchyard(Application[UUID]):
         register_moved_topics()
         super().__init__(env)
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save the aggregates' events, with their scheduling rows in the same transaction."""
-        return super().save(*objs, scheduling=scheduling_rows(objs), **kwargs)
+    def save(
+        self, *objs: Any, guards: WriteGuards | None = None, **unknown: Any
+    ) -> list[Recording[UUID]]:
+        """Save the aggregates' events and scheduling rows in one transaction, under the guards.
+
+        A fenced save on a store that cannot check fences (the in-memory one, which
+        has no leases) is refused loudly. Such a store has no claims either, so a
+        task can never be superseded by a claim there: the application's own check
+        of `not_superseded` is the whole of it.
+        """
+        if unknown:
+            raise TypeError(f"unknown save options: {sorted(unknown)}")
+        fenced = guards is not None and guards.fence is not None
+        if fenced and not isinstance(self.recorder, GuardedStore):
+            raise TypeError("this event store cannot check a worker's fence")
+        return super().save(*objs, scheduling=scheduling_rows(objs), guards=guards)
+
+    def save_fenced(self, task: Task, claim: Claim) -> list[Recording[UUID]]:
+        """Save a worker's changes to a task, allowed only while its claim holds the lease."""
+        return self.save(task, guards=WriteGuards(fence=claim))
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper that also stores the command's traceparent (see `tracing`)."""
@@ -106,9 +125,7 @@ class Switchyard(Application[UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and one per switchyard value type."""
-        super().register_transcodings(transcoder)
-        for transcoding in value_transcodings():
-            transcoder.register(transcoding)
+        register_event_transcodings(transcoder)
 
     # -- create ------------------------------------------------------------
 
@@ -342,8 +359,8 @@ class Switchyard(Application[UUID]):
         def attempt() -> Recorded:
             task = self.get_task(task_id)
             command(task)
-            guard = {"not_superseded": (task.id,)} if guard_supersession else {}
-            return Recorded(self.save(task, **guard)[-1].notification.id, (task.id,))
+            guards = WriteGuards(not_superseded=(task.id,)) if guard_supersession else None
+            return Recorded(self.save(task, guards=guards)[-1].notification.id, (task.id,))
 
         return self._retrying(attempt, aggregate_id=str(task_id))
 
@@ -369,8 +386,9 @@ class Switchyard(Application[UUID]):
             if not changed:
                 raise PlanCommandRefused(plan_id=str(plan_id))
             plan_command(plan)
-            guard = {"not_superseded": tuple(t.id for t in changed)} if guard_supersession else {}
-            recordings = self.save(plan, *changed, **guard)
+            restarted = tuple(t.id for t in changed)
+            guards = WriteGuards(not_superseded=restarted) if guard_supersession else None
+            recordings = self.save(plan, *changed, guards=guards)
             return Recorded(recordings[-1].notification.id, tuple(t.id for t in changed))
 
         return self._retrying(attempt, aggregate_id=str(plan_id))

@@ -1,10 +1,16 @@
-"""Transcodings for the value objects that switchyard's events carry."""
+"""The transcodings switchyard's events need: the library's, and one per value object."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol, Self
 
-from eventsourcing.persistence import Transcoding
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoding,
+    UUIDAsHex,
+)
 
 from switchyard.domain.values import VALUE_TYPES
 
@@ -36,3 +42,9 @@ class ValueAsData(Transcoding):
 def value_transcodings() -> list[Transcoding]:
     """One transcoding per value type that events carry."""
     return [ValueAsData(value_type) for value_type in VALUE_TYPES]
+
+
+def register_event_transcodings(transcoder: JSONTranscoder) -> None:
+    """Register on a transcoder every transcoding switchyard's stored events use."""
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), *value_transcodings()):
+        transcoder.register(transcoding)

@@ -213,7 +213,7 @@ class TaskWorker:
         for _ in range(SAVE_ATTEMPTS):
             try:
                 command(task, claim)
-                self.app.save(task, fenced=(claim.task_id, claim.fence))
+                self.app.save_fenced(task, claim)
                 return task
             except (InvalidTransition, StaleFence) as refused:
                 log.info("task %s: letting go (%s)", claim.task_id, refused.code)

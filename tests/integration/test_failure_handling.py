@@ -167,7 +167,7 @@ def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switch
     assert first is not None
     abandoned = app.get_task(task_id)
     abandoned.claim("worker-a", first.fence, abandoned.created_on)
-    app.save(abandoned, fenced=(task_id, first.fence))
+    app.save_fenced(abandoned, first)
     leases.close()
     notifier = Recorder(broken=True)
     with running_scheduler(app, {"probe": Probe()}, notifier=notifier):
@@ -189,7 +189,7 @@ def test_a_takeover_names_the_stage_it_interrupted(app: Switchyard) -> None:
     crashed = app.get_task(task_id)
     crashed.claim("worker-a", first.fence, crashed.created_on)
     crashed.begin_stage(first.fence)  # and then worker-a died mid-stage
-    app.save(crashed, fenced=(task_id, first.fence))
+    app.save_fenced(crashed, first)
     leases.close()
     notifier = Recorder()
     with running_scheduler(app, {"probe": Probe()}, notifier=notifier):

@@ -141,13 +141,13 @@ def test_a_stale_workers_write_is_refused_by_the_fence(app: Switchyard) -> None:
     assert first is not None and first.task_id == task_id
     stale = app.get_task(task_id)
     stale.claim("worker-a", first.fence, stale.created_on)
-    app.save(stale, fenced=(task_id, first.fence))
+    app.save_fenced(stale, first)
     second = _claim_after_expiry(leases, "worker-b")
     assert second.task_id == task_id and second.takeover and second.fence > first.fence
     late = app.get_task(task_id)  # worker-a's view is still current: nobody saved since
     late.begin_stage(first.fence)
     with pytest.raises(StaleFence) as refused:
-        app.save(late, fenced=(task_id, first.fence))
+        app.save_fenced(late, first)
     assert refused.value.code == "task.stale_fence"
     assert event_names(app, task_id) == ["Created", "Queued", "Started"]
     leases.close()

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from switchyard.application.app import Switchyard
+from switchyard.application.ports import Claim
 from switchyard.domain.errors import StaleFence
 from switchyard.domain.status import TaskStatus
 from tests.processes import Schedulers, completed, request
@@ -32,7 +33,7 @@ def test_a_killed_schedulers_task_is_taken_over_and_its_late_write_refused(
     assert [name for name, _ in completed(app, task_id)] == ["One", "Two", "Three"]
     killed.complete_stage(1, {"stage": "Two"}, killed.fence, killed.created_on)
     with pytest.raises(StaleFence):
-        app.save(killed, fenced=(task_id, killed.fence))
+        app.save_fenced(killed, Claim(task_id, killed.fence, takeover=False))
 
 
 def test_a_paused_scheduler_loses_its_task_and_its_next_write_is_refused(

@@ -4,11 +4,11 @@ Reading a batch from PostgreSQL and building its messages is Python work (about
 a third of what the producer itself spends per message); in one process the two
 would take turns on one interpreter lock. So a child process (spawned, one per
 relay) reads and converts, and hands back ready records, while the relay's
-process produces. The child opens its own event-store connection from the
-application's environment; if it dies, the next read raises and the relay
-starts a new one, and if the relay dies (even by SIGKILL) the child notices
-within a second and exits. It also remembers each aggregate's tenant and plan
-for the messages whose events do not name them (`adapters.relay.attribution`).
+process produces. The child opens only the event store's recorder, from the
+application's environment, and the transcodings to read events with. If it
+dies, the next read raises and the relay starts a new one; if the relay dies
+(even by SIGKILL), the child notices within a second and exits. It also
+remembers each aggregate's tenant and plan (`adapters.relay.attribution`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, JSONTranscoder
+from eventsourcing.utils import Environment
 
 from switchyard.adapters.kafka.format import KafkaRecord
 from switchyard.adapters.relay.attribution import Attribution, first_events
+from switchyard.application.app import Switchyard
+from switchyard.application.transcodings import register_event_transcodings
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ class RecordReader:
             self._pool = None
 
 
-_store: Application[Any] | None = None
-"""The child process's application (kept: it closes its event store when collected)."""
+_recorder: ApplicationRecorder | None = None
+"""The child process's event store: only its recorder, which reads the log."""
 
 _attribution: Attribution | None = None
 """The child process's record builder, with what it remembers of aggregates."""
@@ -78,18 +80,20 @@ PARENT_CHECK_SECONDS = 1.0
 
 def _open(env: dict[str, str]) -> None:
     """In the child: open the event store the relay follows; end with the relay."""
-    from switchyard.adapters.bootstrap import bootstrap
-    from switchyard.adapters.settings import Settings
-
-    global _store, _attribution
+    global _recorder, _attribution
     # A terminal's Ctrl-C (or a supervisor's signal to the process group) is for the
     # relay, which stops the reader itself once its batch is done.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
-    _store = bootstrap(Settings(database_url=None), env={**env, "CREATE_TABLE": "n"})
-    _attribution = Attribution(_store.mapper.transcoder, first_events(_store.recorder))
+    factory = InfrastructureFactory.construct(
+        Environment(Switchyard.name, {**env, "CREATE_TABLE": "n"})
+    )
+    _recorder = factory.application_recorder()
+    transcoder = JSONTranscoder()
+    register_event_transcodings(transcoder)
+    _attribution = Attribution(transcoder, first_events(_recorder))
 
 
 def _exit_with(parent: int) -> None:
@@ -101,9 +105,8 @@ def _exit_with(parent: int) -> None:
 
 def _read(after: int, batch_size: int) -> Batch:
     """In the child: the next batch, as records."""
-    if _store is None or _attribution is None:
+    if _recorder is None or _attribution is None:
         raise RuntimeError("the reader's event store is not open")
-    recorder: Any = _store.recorder
-    notifications = recorder.select_notifications(after, batch_size, inclusive_of_start=False)
+    notifications = _recorder.select_notifications(after, batch_size, inclusive_of_start=False)
     records = _attribution.records(notifications)
     return Batch(records, notifications[-1].id if notifications else after)
