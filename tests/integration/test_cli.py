@@ -231,7 +231,10 @@ def test_invalid_plan_lists_every_problem_and_records_nothing(
 
 
 def test_unknown_tenant_fails_cleanly(cli: Cli, created: dict[str, str]) -> None:
-    assert_clean_failure(cli("task", "show", "--tenant", "nobody"))
+    run = cli("task", "show", "--tenant", "nobody")
+    assert_clean_failure(run)
+    assert run.code == 1
+    assert "error [tenant.not_found]" in run.err, run.err
 
 
 def test_invalid_uuid_is_a_usage_error(cli: Cli) -> None:

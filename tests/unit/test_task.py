@@ -124,10 +124,34 @@ def give(task: Task, command: str) -> None:
     }[command]()
 
 
+EXPECTED_ALLOWED = {
+    "queue": {S.CREATED},
+    "claim": {S.QUEUED, S.RUNNING, S.ROLLING_BACK},
+    "begin_stage": {S.RUNNING},
+    "complete_stage": {S.RUNNING},
+    "fail_stage": {S.RUNNING},
+    "pause": {S.CREATED, S.QUEUED, S.RUNNING},
+    "resume": {S.PAUSED},
+    "cancel": {S.CREATED, S.QUEUED, S.RUNNING, S.PAUSED},
+    "retry": {S.FAILED, S.CANCELLED, S.ROLLED_BACK},
+    "rollback": {S.COMPLETED, S.FAILED, S.CANCELLED, S.PAUSED, S.ROLLBACK_FAILED},
+    "supersede": {S.CREATED, S.QUEUED},
+    "roll_back_stage": {S.ROLLING_BACK},
+    "fail_rollback": {S.ROLLING_BACK},
+}
+"""The statuses each command is allowed in, written out here: widening `ALLOWED` must
+fail a test, not quietly drop the cases that check the refusals."""
+
+
 class TestStatusMachine:
+    def test_allows_each_command_in_exactly_the_expected_statuses(self) -> None:
+        assert {command: set(statuses) for command, statuses in ALLOWED.items()} == (
+            EXPECTED_ALLOWED
+        )
+
     @pytest.mark.parametrize(
         ("command", "status"),
-        [(c, s) for c, allowed in ALLOWED.items() for s in S if s not in allowed],
+        [(c, s) for c, allowed in EXPECTED_ALLOWED.items() for s in S if s not in allowed],
     )
     def test_refuses_every_command_outside_its_statuses(self, command: str, status: S) -> None:
         task = task_in(status)
