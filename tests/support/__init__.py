@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: builders, waiting, processes, relays and step servers."""
