@@ -124,19 +124,14 @@ def write_backlog(app: Any, events: int, tenants: int) -> int:
 
 @contextmanager
 def running_relay(url: str, config: Any) -> Iterator[Any]:
-    """A relay on its own application, publishing from the first event, in a thread until exit."""
-    from switchyard.adapters.bootstrap import bootstrap
-    from switchyard.adapters.relay.publisher import build_relay, running_in_thread
+    """A relay in a container of its own, publishing from the first event, in a thread."""
+    from switchyard.adapters.bootstrap import container
     from switchyard.adapters.settings import Settings
 
-    app = bootstrap(Settings(database_url=url))
-    stop = threading.Event()
-    relay = build_relay(app, config, stop, start_from=1)
-    try:
-        with running_in_thread(relay, stop, join_seconds=60):
-            yield relay
-    finally:
-        app.close()
+    with container(Settings(database_url=url)) as parts:
+        relay = parts.relay(config, start_from=1)
+        parts.in_thread("relay", relay.run, join_seconds=60)
+        yield relay
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,14 @@ import os
 import signal
 import threading
 
-from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.bootstrap import container
 from switchyard.adapters.relay.config import RelayConfig
-from switchyard.adapters.relay.publisher import build_relay
 from switchyard.adapters.settings import Settings
 
 
 def main() -> None:
     """Relay until SIGTERM, in small batches so a kill lands mid-publish."""
     logging.basicConfig(level=logging.INFO, format="%(process)d %(name)s %(message)s")
-    app = bootstrap(
-        Settings(database_url=None), env=json.loads(os.environ["SWITCHYARD_TEST_STORE_ENV"])
-    )
     config = RelayConfig(
         bootstrap_servers=os.environ["SWITCHYARD_TEST_KAFKA"],
         topic=os.environ["SWITCHYARD_TEST_TOPIC"],
@@ -36,10 +32,9 @@ def main() -> None:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        build_relay(app, config, stop).run()
-    finally:
-        app.close()
+    env = json.loads(os.environ["SWITCHYARD_TEST_STORE_ENV"])
+    with container(Settings(database_url=None), env=env, stop=stop) as parts:
+        parts.relay(config).run()
 
 
 if __name__ == "__main__":

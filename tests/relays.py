@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,11 +12,11 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer
 from eventsourcing.persistence import StoredEvent
 
-from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.bootstrap import container
 from switchyard.adapters.kafka.format import KafkaRecord
 from switchyard.adapters.relay.attribution import AggregateId, Attribution, first_events
 from switchyard.adapters.relay.config import RelayConfig
-from switchyard.adapters.relay.publisher import Relay, build_relay, running_in_thread
+from switchyard.adapters.relay.publisher import Relay
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from switchyard.domain.task import Task
@@ -47,15 +46,11 @@ class Message:
 def running(
     pg_env: dict[str, str], config: RelayConfig, start_from: int | None = None
 ) -> Iterator[Relay]:
-    """A relay on its own application (as in its own process), in a thread until exit."""
-    app = bootstrap(Settings(database_url=None), env=pg_env)
-    stop = threading.Event()
-    relay = build_relay(app, config, stop, start_from)
-    try:
-        with running_in_thread(relay, stop, join_seconds=30) as thread:
-            yield relay
-    finally:
-        app.close()
+    """A relay in a container of its own (as in its own process), in a thread until exit."""
+    with container(Settings(database_url=None), env=pg_env) as parts:
+        relay = parts.relay(config, start_from)
+        thread = parts.in_thread("relay", relay.run, join_seconds=30)
+        yield relay
     assert not thread.is_alive(), "the relay did not stop"
 
 

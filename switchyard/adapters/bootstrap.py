@@ -1,7 +1,14 @@
-"""The composition root: builds the application from settings, or from what it is given.
+"""The composition root: builds the service's parts from settings, or from what it is given.
 
-Every dependency is a keyword argument; the real one is built only when none is
-given. Nothing here runs at import time.
+`container()` builds the one `Container` a process's entry point shares (the CLI's
+commands, every role, the API): the application on the event store, its pool
+sized for the roles the process runs, the step executors, the Kafka servers,
+schedulers, relays, and the threads that run roles side by side; it closes all
+of it once. `bootstrap()` builds just the application, and `build_scheduler()`
+one scheduler, for tests that give their own parts. Every dependency is a
+keyword argument; the real one is built only when none is given. Nothing here
+runs at import time. Only entry points (`adapters.cli`, `adapters.api`) and
+tests import this module.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 
 import httpx
 import redis
@@ -22,6 +30,8 @@ from switchyard.adapters.embedded.kafka import published_address, start_kafka
 from switchyard.adapters.embedded.redis import start_redis
 from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.adapters.postgres.persistence import event_store_env, store_errors
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.relay.publisher import Relay, build_relay
 from switchyard.adapters.scheduler.notifiers import (
     FanOutNotifier,
     LoggingNotifier,
@@ -195,3 +205,109 @@ def kafka_servers(settings: Settings) -> Iterator[str]:
             "no KAFKA_BOOTSTRAP_SERVERS: started a private broker at %s", broker.bootstrap_servers
         )
         yield broker.bootstrap_servers
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which roles a process runs: they decide how many database connections it needs."""
+
+    scheduler: bool = False
+    relay: bool = False
+    display: bool = False
+
+
+def pool_size(settings: Settings, roles: Roles) -> int:
+    """The event store's pool: SWITCHYARD_DB_POOL_SIZE, or more if the roles need more.
+
+    A scheduler needs a connection per worker thread, its dispatcher's and its
+    heartbeat's; a relay one for its position and the heartbeats it publishes
+    (its lock and LISTEN have a connection of their own); a live display one.
+    """
+    needed = settings.workers + 2 if roles.scheduler else 0
+    needed += int(roles.relay) + int(roles.display)
+    return max(settings.db_pool_size, needed)
+
+
+class Container:
+    """One process's parts, built once from the settings and closed once (see the module)."""
+
+    def __init__(
+        self, settings: Settings, app: Switchyard, stop: threading.Event, stack: ExitStack
+    ) -> None:
+        self.settings = settings
+        self.app = app
+        self.stop = stop
+        self._stack = stack
+        self._executors: Mapping[str, StepExecutor] | None = None
+        self._servers: str | None = None
+
+    def executors(self) -> Mapping[str, StepExecutor]:
+        """The step executors on REDIS_URL, or a private Redis (opened on first use)."""
+        if self._executors is None:
+            self._executors = self._stack.enter_context(step_executors(self.settings, self.stop))
+        return self._executors
+
+    def kafka_servers(self) -> str:
+        """KAFKA_BOOTSTRAP_SERVERS, or a private broker's address (started on first use)."""
+        if self._servers is None:
+            self._servers = self._stack.enter_context(kafka_servers(self.settings))
+        return self._servers
+
+    def scheduler(self, config: SchedulerConfig | None = None) -> SchedulerProcess:
+        """A scheduler on the application, with the step executors; `run()` it."""
+        config = config or scheduler_config(self.settings)
+        return build_scheduler(
+            self.app, self.executors(), config, self.stop, settings=self.settings
+        )
+
+    def relay(self, config: RelayConfig | None = None, start_from: int | None = None) -> Relay:
+        """A relay on the application's event store; `run()` it."""
+        config = config or RelayConfig.from_settings(self.settings, self.kafka_servers())
+        return build_relay(self.app, config, self.stop, start_from)
+
+    def in_thread(
+        self, name: str, run: Callable[[], object], join_seconds: float
+    ) -> threading.Thread:
+        """Run a role on a daemon thread; on close, `stop` is set and the thread joined."""
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+
+        def join() -> None:
+            self.stop.set()
+            thread.join(join_seconds)
+
+        self._stack.callback(join)
+        return thread
+
+
+@contextmanager
+def container(
+    settings: Settings | None = None,
+    *,
+    roles: Roles = Roles(),
+    stop: threading.Event | None = None,
+    env: Mapping[str, str] | None = None,
+    schema: str | None = None,
+    announce: Callable[[str], None] = log.info,
+) -> Iterator[Container]:
+    """The process's container; on the way out `stop` is set and everything is closed.
+
+    `env` replaces the event-store settings (tests pass theirs); `schema` keeps
+    the events and switchyard's tables in a schema of their own (the demo's).
+    """
+    settings = settings or Settings()
+    if env is None:
+        env = event_store_env(
+            database_url(settings, announce=announce),
+            pool_size(settings, roles),
+            settings.db_connect_timeout,
+            settings.create_tables,
+        )
+    if schema is not None:
+        env = {**env, "POSTGRES_SCHEMA": schema}
+    stop = stop or threading.Event()
+    with ExitStack() as stack:
+        app = bootstrap(settings, env=env)
+        stack.callback(app.close)
+        stack.callback(stop.set)  # runs first: roles stop before their parts close
+        yield Container(settings, app, stop, stack)

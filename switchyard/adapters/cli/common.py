@@ -9,7 +9,7 @@ from uuid import UUID
 
 import typer
 
-from switchyard.adapters.bootstrap import bootstrap, database_url
+from switchyard.adapters.bootstrap import container
 from switchyard.adapters.postgres.persistence import store_errors
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
@@ -33,13 +33,12 @@ def with_app(action: Callable[[Switchyard, Settings], T]) -> T:
     A command that starts the embedded database says so on stderr, with its folder.
     """
     settings = Settings()
-    url = database_url(settings, announce=lambda line: typer.echo(line, err=True))
-    app = bootstrap(settings.model_copy(update={"database_url": url}))
-    try:
-        with store_errors(), trace_context(os.environ.get(TRACEPARENT_VARIABLE)):
-            return action(app, settings)
-    finally:
-        app.close()
+    with (
+        container(settings, announce=lambda line: typer.echo(line, err=True)) as parts,
+        store_errors(),
+        trace_context(os.environ.get(TRACEPARENT_VARIABLE)),
+    ):
+        return action(parts.app, settings)
 
 
 def parse_id(value: str, what: str) -> UUID:

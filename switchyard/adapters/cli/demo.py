@@ -23,12 +23,11 @@ import typer
 from psycopg import sql
 
 from switchyard.adapters.bootstrap import (
-    bootstrap,
-    build_scheduler,
+    Roles,
     build_stage_factory,
+    container,
     database_url,
     scheduler_config,
-    step_executors,
 )
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.planfile import read_plan_file
@@ -36,9 +35,8 @@ from switchyard.adapters.cli.roles import stop_on_signals
 from switchyard.adapters.demo.fleet import Fleet
 from switchyard.adapters.demo.view import Versions, follow, show_summary
 from switchyard.adapters.embedded.redis import EmbeddedRedis, start_redis
-from switchyard.adapters.postgres.persistence import event_store_env, store_errors
+from switchyard.adapters.postgres.persistence import store_errors
 from switchyard.adapters.settings import Settings
-from switchyard.application.app import Switchyard
 from switchyard.domain.status import PlanStatus
 from switchyard.domain.validation import ServiceTypes, validate_plan_request
 
@@ -85,54 +83,32 @@ def _run(
     """Start everything, run the plan, show it, stop everything; the exit code."""
     run_id = uuid.uuid4().hex[:8]
     namespace = f"switchyard:demo:{run_id}"
+    schema = f"switchyard_demo_{run_id}"
     with ExitStack() as stack:
-        app = _open_app(stack, settings, f"switchyard_demo_{run_id}")
+        stack.enter_context(_own_schema(database_url(settings), schema))
         redis_url = settings.redis_url or stack.enter_context(_private_redis(settings)).url
+        settings = settings.model_copy(update={"redis_url": redis_url})
         fleet = stack.enter_context(Fleet(redis_url, channel=f"{namespace}:route-updates"))
+        roles = Roles(scheduler=True, display=True)
+        parts = stack.enter_context(container(settings, roles=roles, stop=stop, schema=schema))
         on_fleet = fleet_plan(request, fleet, namespace, types)
         before = {tenant: fleet.versions(tenant) for tenant in _tenant_ids(on_fleet)}
-        scheduler = _start_scheduler(
-            stack, app, settings.model_copy(update={"redis_url": redis_url}), stop
+        config = dataclasses.replace(
+            scheduler_config(settings), grace_seconds=min(settings.grace_seconds, GRACE_SECONDS)
+        )
+        scheduler = parts.in_thread(
+            "scheduler", parts.scheduler(config).run, config.grace_seconds + 5
         )
         if stop.is_set():
             return INTERRUPTED
-        created = app.create_plan(on_fleet, settings.actor)
-        view = follow(app, created.plan_id, stop, scheduler.is_alive, POLL_SECONDS)
+        created = parts.app.create_plan(on_fleet, settings.actor)
+        view = follow(parts.app, created.plan_id, stop, scheduler.is_alive, POLL_SECONDS)
         interrupted = stop.is_set()
         after: Versions = {tenant: fleet.versions(tenant) for tenant in before}
-        show_summary(app, view, before, after)
+        show_summary(parts.app, view, before, after)
     if interrupted:
         return INTERRUPTED
     return 0 if view.status == PlanStatus.COMPLETED else 1
-
-
-def _open_app(stack: ExitStack, settings: Settings, schema: str) -> Switchyard:
-    """The application on a new schema of the database, closed and dropped on the way out."""
-    url = database_url(settings)
-    stack.enter_context(_own_schema(url, schema))
-    pool = settings.workers + 3  # each worker, the dispatcher, the heartbeat, the display
-    env = {**event_store_env(url, pool, settings.db_connect_timeout), "POSTGRES_SCHEMA": schema}
-    app = bootstrap(settings, env=env)
-    stack.callback(app.close)
-    return app
-
-
-def _start_scheduler(
-    stack: ExitStack, app: Switchyard, settings: Settings, stop: threading.Event
-) -> threading.Thread:
-    """A scheduler thread with the step executors on the settings' Redis, stopped on the way out."""
-    executors = stack.enter_context(step_executors(settings, stop))
-    config = dataclasses.replace(
-        scheduler_config(settings), grace_seconds=min(settings.grace_seconds, GRACE_SECONDS)
-    )
-    scheduler = threading.Thread(
-        target=build_scheduler(app, executors, config, stop, settings=settings).run,
-        name="scheduler",
-        daemon=True,
-    )
-    scheduler.start()
-    stack.callback(_stop_scheduler, scheduler, stop, config.grace_seconds)
-    return scheduler
 
 
 def fleet_plan(
@@ -188,9 +164,3 @@ def _private_redis(settings: Settings) -> Iterator[EmbeddedRedis]:
     with start_redis(settings.data_dir / "demo" / "redis") as server:
         console.print(f"no REDIS_URL: started a private Redis at {server.url}", highlight=False)
         yield server
-
-
-def _stop_scheduler(scheduler: threading.Thread, stop: threading.Event, grace: float) -> None:
-    """Stop the scheduler thread; it drains within the grace period."""
-    stop.set()
-    scheduler.join(grace + 5)

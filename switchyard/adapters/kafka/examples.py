@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.kafka.format import KafkaRecord
 from switchyard.adapters.relay.attribution import Attribution, first_events
 from switchyard.adapters.steps.recipes import load_recipes
@@ -192,7 +191,7 @@ SECOND_WORKER = "scheduler-2:5170:8be201"
 
 def scenario() -> list[Published]:
     """Run the scenario on a fresh in-memory application; every message it published."""
-    app = bootstrap(env=_MEMORY, stage_factory=StageFactory(load_recipes()))
+    app = Switchyard(_MEMORY, stage_factory=StageFactory(load_recipes()))
     try:
         run = _Run(app)
         acme, globex = _plan(run, 0, "green-rollout-2.5.0", "acme", "globex")

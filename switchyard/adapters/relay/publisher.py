@@ -24,9 +24,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -280,17 +279,3 @@ def build_relay(
         raise TypeError("the relay needs the PostgreSQL event store")
     reader = RecordReader(app.env, config.batch_size)
     return Relay(app.recorder, reader, config, stop, start_from)
-
-
-@contextmanager
-def running_in_thread(
-    relay: Relay, stop: threading.Event, join_seconds: float, daemon: bool = False
-) -> Iterator[threading.Thread]:
-    """Run the relay on a thread while the block runs; then set `stop` and join it."""
-    thread = threading.Thread(target=relay.run, name="relay", daemon=daemon)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        stop.set()
-        thread.join(timeout=join_seconds)
