@@ -19,8 +19,8 @@ from switchyard.adapters.embedded.kafka import start_kafka
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
-from tests.processes import Schedulers
-from tests.schedulers import probe_factory
+from tests.support.processes import Schedulers
+from tests.support.schedulers import probe_factory
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

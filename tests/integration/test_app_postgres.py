@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from tests.scenarios import AppScenarios
-from tests.tenant_scenarios import TenantOrderScenarios
+from tests.support.scenarios import AppScenarios
+from tests.support.tenant_scenarios import TenantOrderScenarios
 
 
 class TestAppPostgres(AppScenarios):

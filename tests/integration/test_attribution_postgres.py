@@ -7,8 +7,8 @@ from uuid import uuid4
 from switchyard.adapters.relay.attribution import Attribution, PostgresFirstEvents, first_events
 from switchyard.application.app import Switchyard
 from switchyard.domain.tenant import tenant_tasks_id
-from tests.relays import CountingFirstEvents, headers, read_in_batches, unattributed
-from tests.scenarios import plan_request, run_stages
+from tests.support.builders import plan_request, run_stages
+from tests.support.kafka import CountingFirstEvents, headers, read_in_batches, unattributed
 
 
 def test_first_events_are_read_by_id_and_version_one(pg_app: Switchyard) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,13 +17,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.postgres.persistence import event_store_env
 from switchyard.adapters.settings import Settings
-from tests.scenarios import plan_request
+from tests.support.builders import plan_request
+from tests.support.cli import CLI, CLOSED_PORT_URL, EXAMPLE, fresh_env
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "switchyard")
-EXAMPLE = ROOT / "examples" / "plan.yaml"
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -68,14 +63,11 @@ class Cli:
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """The CLI on a private embedded PostgreSQL, started once and stopped at the end."""
     folder = tmp_path_factory.mktemp("cli")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
-    env.update(
-        SWITCHYARD_DATA_DIR=str(folder / "data"),
+    env = fresh_env(
+        folder / "data",
         SWITCHYARD_ACTOR="cli:test",
         SWITCHYARD_DB_CONNECT_TIMEOUT="1",
-        COLUMNS="250",
         NO_COLOR="1",
-        TERM="dumb",
     )
     run = Cli(env, folder)
     up = run("db", "up")

@@ -7,10 +7,8 @@ empty database); one on a running server or on DATABASE_URL says nothing more.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,16 +16,8 @@ import psycopg
 import pytest
 
 from switchyard.adapters.embedded.postgres import LOG_FILE, pgdata_dir
-from tests.schedulers import wait_until
-
-CLI = str(Path(sys.executable).parent / "switchyard")
-CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
-
-
-def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a machine with no database configured, but this data folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
-    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "250", "TERM": "dumb", **extra}
+from tests.support.cli import CLI, CLOSED_PORT_URL, fresh_env
+from tests.support.waiting import wait_until
 
 
 def accepts(data_dir: Path) -> bool:

@@ -6,18 +6,14 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.schedulers import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "switchyard")
-EXAMPLE = ROOT / "examples" / "plan.yaml"
+from tests.support.cli import CLI, EXAMPLE, fresh_env
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture()
@@ -31,13 +27,11 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def demo_env(data_dir: Path) -> dict[str, str]:
-    """The environment of a machine with nothing configured, but this data folder."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL") and not key.startswith("SWITCHYARD_")
-    }
-    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "200", "TERM": "dumb"}
+    """The environment of a machine with nothing configured (no Redis either), but this data
+    folder."""
+    env = fresh_env(data_dir, COLUMNS="200")
+    env.pop("REDIS_URL", None)
+    return env
 
 
 def processes_in(folder: Path) -> dict[int, str]:

@@ -13,7 +13,9 @@ from switchyard.adapters.demo.fleet import Fleet
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from switchyard.domain.status import PlanStatus, TaskStatus
-from tests.schedulers import event_names, max_overlap, running_scheduler, runs_of, wait_until
+from tests.support.builders import plan_request, tenant
+from tests.support.schedulers import event_names, max_overlap, running_scheduler, runs_of
+from tests.support.waiting import wait_until
 
 FAST_HEALTH = {"interval": "20ms", "maxAttempts": 100}
 
@@ -26,25 +28,26 @@ def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     application.close()
 
 
-def tenant(name: str, fleet: Fleet, channel: str, stuck: int = 0, **extra: Any) -> dict[str, Any]:
+def fleet_tenant(
+    name: str, fleet: Fleet, channel: str, stuck: int = 0, **extra: Any
+) -> dict[str, Any]:
     """A tenant's deploy config whose instances are in the fleet (`stuck` never switch)."""
-    return {
-        "tenantId": name,
-        "serviceType": "blue-green-gateway",
-        "targetVersion": "2.0.0",
-        "endpoints": fleet.add_tenant(name, stuck=stuck),
-        "healthCheck": FAST_HEALTH,
-        "overrides": {"channel": channel, "route_key": f"{channel}:route:{{tenant_id}}"},
+    return tenant(
+        name,
+        targetVersion="2.0.0",
+        endpoints=fleet.add_tenant(name, stuck=stuck),
+        healthCheck=FAST_HEALTH,
+        overrides={"channel": channel, "route_key": f"{channel}:route:{{tenant_id}}"},
         **extra,
-    }
+    )
 
 
 def test_a_plan_of_50_tenants_switches_every_one_at_most_5_at_once(
     app: Switchyard, fleet: Fleet, channel: str, store: redis.Redis, executors: Any
 ) -> None:
     names = [f"gw{i:02d}" for i in range(50)]
-    request = {"maxConcurrency": 5, "tenants": [tenant(n, fleet, channel) for n in names]}
-    created = app.create_plan(request, "platform")
+    tenants = [fleet_tenant(n, fleet, channel) for n in names]
+    created = app.create_plan(plan_request(*tenants, max_concurrency=5), "platform")
     with running_scheduler(app, executors):
         wait_until(
             lambda: app.describe_plan(created.plan_id).status == PlanStatus.COMPLETED, 120, "done"
@@ -62,7 +65,7 @@ def test_rollback_restores_the_previous_redis_values_exactly(
 ) -> None:
     key = f"{channel}:route:acme"
     store.hset(key, mapping={"version": "1.0.0", "owner": "team-a"})
-    created = app.create_plan({"tenants": [tenant("acme", fleet, channel)]}, "platform")
+    created = app.create_plan(plan_request(fleet_tenant("acme", fleet, channel)), "platform")
     task_id = created.task_ids[0]
     with running_scheduler(app, executors):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 60)
@@ -76,9 +79,9 @@ def test_rollback_restores_the_previous_redis_values_exactly(
 def test_a_stuck_instance_fails_the_health_check_and_retry_skips_completed_stages(
     app: Switchyard, fleet: Fleet, channel: str, executors: Any
 ) -> None:
-    stuck = tenant("acme", fleet, channel, stuck=1)
+    stuck = fleet_tenant("acme", fleet, channel, stuck=1)
     stuck["healthCheck"] = {"interval": "10ms", "maxAttempts": 5}
-    task_id = app.create_plan({"tenants": [stuck]}, "platform").task_ids[0]
+    task_id = app.create_plan(plan_request(stuck), "platform").task_ids[0]
     with running_scheduler(app, executors):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.FAILED, 60)
         view = app.describe_task(task_id)
@@ -98,8 +101,8 @@ def test_a_stuck_instance_fails_the_health_check_and_retry_skips_completed_stage
 def test_a_registry_that_is_down_falls_back_to_the_fixed_addresses(
     app: Switchyard, fleet: Fleet, channel: str, executors: Any
 ) -> None:
-    config = tenant("acme", fleet, channel, registry={"kind": "dns", "name": "gw.invalid"})
-    task_id = app.create_plan({"tenants": [config]}, "platform").task_ids[0]
+    config = fleet_tenant("acme", fleet, channel, registry={"kind": "dns", "name": "gw.invalid"})
+    task_id = app.create_plan(plan_request(config), "platform").task_ids[0]
     with running_scheduler(app, executors):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 60)
     assert "Completed" in event_names(app, task_id)

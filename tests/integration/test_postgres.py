@@ -24,7 +24,8 @@ from switchyard.domain.values import (
     StageOutcome,
     StepDefinition,
 )
-from tests.scenarios import NOW, plan_request, public_state, run_stages
+from tests.support.builders import NOW, new_task, plan_request, run_stages
+from tests.support.state import public_state
 
 BARRIER_TIMEOUT = 20.0
 BIG_PLAN_DEADLINE = 60.0
@@ -333,15 +334,8 @@ def test_task_with_every_value_type_round_trips(pg_env: dict[str, str]) -> None:
         ),
         StageDefinition("Check", (StepDefinition("health-check", {}), StepDefinition("noop"))),
     )
-    task = Task(
-        id=uuid4(),
-        plan_id=uuid4(),
-        tenant_id="acme",
-        position=3,
-        service_type="portal",
-        target_version="2.5.0",
-        stages=stages,
-        actor="alice",
+    task = new_task(
+        stages, position=3, service_type="portal", target_version="2.5.0", actor="alice"
     )
     task.queue("alice")
     task.claim("worker-1", 7, NOW)

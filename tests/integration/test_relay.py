@@ -12,7 +12,8 @@ from dataclasses import replace
 
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.application.app import Switchyard
-from tests.relays import (
+from tests.support.builders import plan_request
+from tests.support.kafka import (
     assert_complete_and_ordered,
     caught_up,
     consume,
@@ -21,8 +22,7 @@ from tests.relays import (
     unattributed,
     write_events,
 )
-from tests.scenarios import plan_request
-from tests.schedulers import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_every_stored_event_is_published_once_in_order(

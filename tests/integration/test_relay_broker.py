@@ -23,7 +23,8 @@ from switchyard.adapters.embedded.kafka import EmbeddedKafka, start_kafka
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.relay.publisher import FIRST_BACKOFF_SECONDS, Relay
 from switchyard.application.app import Switchyard
-from tests.relays import (
+from tests.support.builders import plan_request, run_stages
+from tests.support.kafka import (
     assert_complete_and_ordered,
     caught_up,
     consume,
@@ -31,8 +32,7 @@ from tests.relays import (
     running,
     stored_events,
 )
-from tests.scenarios import plan_request, run_stages
-from tests.schedulers import wait_until
+from tests.support.waiting import wait_until
 
 PUBLISHER = "switchyard.adapters.relay.publisher"
 """The relay's logger."""

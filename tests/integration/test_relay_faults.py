@@ -17,7 +17,7 @@ from psycopg import sql
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.relay.store import POSITION_TABLE
 from switchyard.application.app import Switchyard
-from tests.relays import (
+from tests.support.kafka import (
     assert_complete_and_ordered,
     caught_up,
     consume,
@@ -25,7 +25,7 @@ from tests.relays import (
     running,
     stored_events,
 )
-from tests.schedulers import wait_until
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def recorded_position(database_url: str, schema: str) -> int:
 def start_relay(
     pg_env: dict[str, str], config: RelayConfig, output: Path
 ) -> subprocess.Popen[bytes]:
-    """A relay in a process of its own (`tests.child_relay`), its log in `output`."""
+    """A relay in a process of its own (`tests.support.child_relay`), its log in `output`."""
     env = {
         **os.environ,
         "SWITCHYARD_TEST_STORE_ENV": json.dumps(pg_env),
@@ -55,7 +55,7 @@ def start_relay(
     }
     with open(output, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.child_relay"],
+            [sys.executable, "-m", "tests.support.child_relay"],
             cwd=ROOT,
             env=env,
             stdout=out,

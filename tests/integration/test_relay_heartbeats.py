@@ -18,9 +18,9 @@ from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.application.app import Switchyard
 from switchyard.application.ports import Progress
-from tests.relays import caught_up, consume, running
-from tests.scenarios import plan_request
-from tests.schedulers import wait_until
+from tests.support.builders import plan_request
+from tests.support.kafka import caught_up, consume, running
+from tests.support.waiting import wait_until
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 

@@ -13,8 +13,8 @@ from psycopg import sql
 from switchyard.adapters.postgres.scheduler_tables import TASKS
 from switchyard.application.app import Switchyard
 from switchyard.domain.status import TaskStatus
-from tests.processes import Schedulers, completed, request, started
-from tests.schedulers import wait_until
+from tests.support.processes import Schedulers, completed, request, started
+from tests.support.waiting import wait_until
 
 
 def lease_owner(database_url: str, schema: str, task_id: UUID) -> str | None:

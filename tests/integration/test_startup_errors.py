@@ -7,21 +7,15 @@ the recipe's code would fail.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from switchyard.adapters.embedded.kafka import start_kafka
 from switchyard.domain.errors import EmbeddedStartFailed
-
-ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "switchyard")
-EXAMPLE = ROOT / "examples" / "plan.yaml"
-CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
+from tests.support.cli import CLI, CLOSED_PORT_URL, EXAMPLE, fresh_env
 
 BAD_RECIPES = {
     "stages not a list": "portal:\n  stages: ConfigUpdate\n",
@@ -35,15 +29,12 @@ BAD_RECIPES = {
 
 def plan_create(tmp_path: Path, recipes: Path) -> subprocess.CompletedProcess[str]:
     """Run `switchyard plan create` on the example plan with an extra recipe file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
-    env.update(
+    env = fresh_env(
+        tmp_path / "data",
         DATABASE_URL=CLOSED_PORT_URL,
         SWITCHYARD_DB_CONNECT_TIMEOUT="1",
-        SWITCHYARD_DATA_DIR=str(tmp_path / "data"),
         SWITCHYARD_SERVICE_TYPES_FILE=str(recipes),
-        COLUMNS="250",
         NO_COLOR="1",
-        TERM="dumb",
     )
     return subprocess.run(
         [CLI, "plan", "create", str(EXAMPLE)],

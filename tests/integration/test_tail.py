@@ -25,9 +25,9 @@ from switchyard.adapters.kafka.tail import TailConfig, TailEvent, TailFilter, ta
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
-from tests.relays import caught_up, running, stored_events
-from tests.scenarios import plan_request, run_stages
-from tests.schedulers import wait_until
+from tests.support.builders import plan_request, run_stages
+from tests.support.kafka import caught_up, running, stored_events
+from tests.support.waiting import wait_until
 
 CLI = str(Path(sys.executable).parent / "switchyard")
 TENANTS = ("t00", "t01", "t02", "t03")

@@ -26,29 +26,18 @@ from switchyard.domain.errors import SwitchyardError
 from switchyard.domain.stage_factory import StageFactory
 from switchyard.domain.status import PlanStatus, TaskStatus
 from switchyard.domain.tenant import tenant_tasks_id
-from tests.scenarios import run_stages
-from tests.schedulers import (
+from tests.support.builders import plan_request, probe_plan, run_stages, tenant
+from tests.support.schedulers import (
     FAST,
     Probe,
     max_overlap,
     probe_factory,
     running_scheduler,
     runs_of,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 FAST_HEALTH = {"interval": "20ms", "maxAttempts": 200}
-
-
-def probe_plan(tenants: Sequence[str], version: str, limit: int = 3) -> dict[str, Any]:
-    """A plan request of probe tasks."""
-    return {
-        "maxConcurrency": limit,
-        "tenants": [
-            {"tenantId": t, "serviceType": "probe", "targetVersion": version, "endpoints": ["h:1"]}
-            for t in tenants
-        ],
-    }
 
 
 def tenant_order(app: Switchyard, tenant_id: str) -> tuple[UUID, ...]:
@@ -115,20 +104,17 @@ def test_two_plans_at_once_leave_every_tenant_on_the_newer_version(
     overrides = {"channel": channel, "route_key": f"{channel}:route:{{tenant_id}}"}
 
     def request(version: str) -> dict[str, Any]:
-        return {
-            "maxConcurrency": 3,
-            "tenants": [
-                {
-                    "tenantId": name,
-                    "serviceType": "blue-green-gateway",
-                    "targetVersion": version,
-                    "endpoints": endpoints[name],
-                    "healthCheck": FAST_HEALTH,
-                    "overrides": overrides,
-                }
-                for name in names
-            ],
-        }
+        tenants = [
+            tenant(
+                name,
+                targetVersion=version,
+                endpoints=endpoints[name],
+                healthCheck=FAST_HEALTH,
+                overrides=overrides,
+            )
+            for name in names
+        ]
+        return plan_request(*tenants, max_concurrency=3)
 
     created = create_at_once(pg_env, [request("5.0.0"), request("6.0.0")])
     with (
@@ -147,8 +133,8 @@ def test_two_plans_at_once_leave_every_tenant_on_the_newer_version(
 def test_a_paused_older_task_holds_the_newer_one_until_it_finishes(app: Switchyard) -> None:
     probe = Probe()
     release = probe.hold("Two")
-    older = app.create_plan(probe_plan(["acme"], "1"), "ci").task_ids[0]
-    newer_plan = app.create_plan(probe_plan(["acme", "globex"], "2"), "ci")
+    older = app.create_plan(probe_plan("acme", version="1"), "ci").task_ids[0]
+    newer_plan = app.create_plan(probe_plan("acme", "globex", version="2", max_concurrency=3), "ci")
     newer, other = newer_plan.task_ids
     with running_scheduler(app, {"probe": probe}):
         assert probe.entered["Two"].wait(30), "unseen: stage Two never started"
@@ -175,8 +161,8 @@ def check_tenant_ran_in_order_of_runs(app: Switchyard, older: UUID, newer: UUID)
 def test_a_cancelled_older_task_lets_the_newer_one_run(app: Switchyard) -> None:
     probe = Probe()
     release = probe.hold("One")
-    older = app.create_plan(probe_plan(["acme"], "1"), "ci").task_ids[0]
-    newer = app.create_plan(probe_plan(["acme"], "2"), "ci").task_ids[0]
+    older = app.create_plan(probe_plan("acme", version="1"), "ci").task_ids[0]
+    newer = app.create_plan(probe_plan("acme", version="2"), "ci").task_ids[0]
     with running_scheduler(app, {"probe": probe}):
         assert probe.entered["One"].wait(30), "unseen: stage One never started"
         app.cancel_task(older, "sre")
@@ -189,9 +175,9 @@ def test_a_cancelled_older_task_lets_the_newer_one_run(app: Switchyard) -> None:
 def test_retry_is_refused_once_a_newer_task_is_claimed_even_before_it_starts(
     app: Switchyard, pg_env: dict[str, str]
 ) -> None:
-    older = app.create_plan(probe_plan(["acme"], "1"), "ci").task_ids[0]
+    older = app.create_plan(probe_plan("acme", version="1"), "ci").task_ids[0]
     run_stages(app, older, 1, fail_next=True)
-    newer = app.create_plan(probe_plan(["acme"], "2"), "ci").task_ids[0]
+    newer = app.create_plan(probe_plan("acme", version="2"), "ci").task_ids[0]
     recorder: Any = app.recorder
     leases = PostgresLeases(recorder.datastore, recorder.channel_name)
     claim = leases.claim("s1", 30)
@@ -208,8 +194,8 @@ def test_retry_is_refused_once_a_newer_task_is_claimed_even_before_it_starts(
 def test_supersede_at_creation_cancels_the_waiting_task_and_runs_the_newer(
     app: Switchyard,
 ) -> None:
-    older = app.create_plan(probe_plan(["acme", "globex"], "1", limit=1), "ci")
-    newer = app.create_plan({**probe_plan(["acme"], "2"), "supersede": True}, "ci")
+    older = app.create_plan(probe_plan("acme", "globex", version="1"), "ci")
+    newer = app.create_plan(probe_plan("acme", version="2", supersede=True), "ci")
     with running_scheduler(app, {"probe": Probe()}):
         wait_until(lambda: app.describe_task(newer.task_ids[0]).status == TaskStatus.COMPLETED)
         wait_until(lambda: app.describe_task(older.task_ids[1]).status == TaskStatus.COMPLETED)
@@ -225,7 +211,11 @@ def test_random_interleavings_of_plans_and_claims_keep_each_tenant_in_order(
     tenants = ["acme", "globex", "initech", "umbrella"]
     waves = [
         [
-            probe_plan(rng.sample(tenants, rng.randint(1, 4)), f"{wave}.{i}", rng.randint(1, 3))
+            probe_plan(
+                *rng.sample(tenants, rng.randint(1, 4)),
+                version=f"{wave}.{i}",
+                max_concurrency=rng.randint(1, 3),
+            )
             for i in range(rng.randint(2, 3))
         ]
         for wave in range(3)
@@ -240,8 +230,8 @@ def test_random_interleavings_of_plans_and_claims_keep_each_tenant_in_order(
             created += create_at_once(pg_env, wave, probe_factory())
         for plan in created:
             wait_until(done(app, plan.plan_id), 120, f"plan {plan.plan_id} completed")
-    for tenant in tenants:
-        check_tenant_ran_in_order(app, tenant)
+    for tenant_id in tenants:
+        check_tenant_ran_in_order(app, tenant_id)
     for plan, request in zip(created, [r for wave in waves for r in wave], strict=True):
         runs = [run for task_id in plan.task_ids for run in runs_of(app, task_id)]
         assert max_overlap(runs) <= request["maxConcurrency"]

@@ -7,7 +7,7 @@ import json
 from switchyard.adapters.kafka.format import to_record
 from switchyard.application.app import Switchyard
 from switchyard.application.tracing import METADATA, trace_context
-from tests.scenarios import plan_request
+from tests.support.builders import plan_request
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

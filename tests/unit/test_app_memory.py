@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from tests.scenarios import AppScenarios
-from tests.tenant_scenarios import TenantOrderScenarios
+from tests.support.scenarios import AppScenarios
+from tests.support.tenant_scenarios import TenantOrderScenarios
 
 
 class TestAppInMemory(AppScenarios):

@@ -13,8 +13,8 @@ from cloudevents.v1.kafka import KafkaMessage, from_binary
 from switchyard.adapters.kafka.format import KafkaRecord
 from switchyard.adapters.relay.attribution import Attribution, first_events
 from switchyard.application.app import Switchyard
-from tests.relays import CountingFirstEvents, headers, read_in_batches, unattributed
-from tests.scenarios import plan_request, run_stages
+from tests.support.builders import plan_request, run_stages
+from tests.support.kafka import CountingFirstEvents, headers, read_in_batches, unattributed
 
 
 def two_plans(app: Switchyard) -> int:

@@ -21,7 +21,7 @@ from eventsourcing.persistence import Notification, Transcoder, TranscodingNotRe
 from switchyard.adapters.kafka.format import KafkaRecord, sequence_header, to_record
 from switchyard.application.app import Switchyard
 from switchyard.application.tracing import trace_context
-from tests.scenarios import plan_request, run_stages, undo_stages
+from tests.support.builders import plan_request, run_stages, undo_stages
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 OTHER_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"

@@ -7,7 +7,7 @@ import pytest
 from switchyard.application.app import Switchyard
 from switchyard.application.guards import GuardedStore
 from switchyard.application.ports import Claim
-from tests.scenarios import NOW, plan_request
+from tests.support.builders import NOW, plan_request
 
 
 def test_the_in_memory_store_refuses_a_fenced_save(memory_app: Switchyard) -> None:

@@ -18,7 +18,7 @@ from switchyard.adapters.scheduler.notifiers import (
 )
 from switchyard.application.notifications import Notification, NotificationType, Severity
 from switchyard.domain.values import FailureType
-from tests.webhooks import webhook_server
+from tests.support.webhooks import webhook_server
 
 PLAN = uuid.uuid4()
 

@@ -144,7 +144,7 @@ def record(app: Switchyard, aggregate_ids: list[UUID]) -> dict[str, Any]:
 
 def scenarios() -> dict[str, Callable[[Switchyard], list[UUID]]]:
     """Each history to record: a function that plays it and names the streams to keep."""
-    from tests.scenarios import plan_request, run_stages, undo_stages
+    from tests.support.builders import plan_request, run_stages, undo_stages
 
     def task_completed(app: Switchyard) -> list[UUID]:
         created = app.create_plan(plan_request("acme"), "alice")

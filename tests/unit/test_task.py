@@ -12,29 +12,12 @@ import pytest
 from switchyard.domain.errors import SwitchyardError
 from switchyard.domain.status import ALLOWED, TaskStatus
 from switchyard.domain.task import Task
-from switchyard.domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
+from switchyard.domain.values import FailureInfo, FailureType
+from tests.support.builders import new_task
 
 S = TaskStatus
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BROKEN = FailureInfo(type=FailureType.HEALTH_CHECK, message="instance 2 reports 2.4.0")
-STAGE_NAMES = ("ConfigUpdate", "Broadcast", "HealthCheck")
-
-
-def new_task() -> Task:
-    stages = [
-        StageDefinition(name, (StepDefinition("noop", {"n": i}),))
-        for i, name in enumerate(STAGE_NAMES)
-    ]
-    return Task(
-        id=uuid4(),
-        plan_id=uuid4(),
-        tenant_id="acme",
-        position=0,
-        service_type="blue-green-gateway",
-        target_version="2.4.1",
-        stages=stages,
-        actor="ops",
-    )
 
 
 def names(task: Task) -> list[str]:

@@ -14,8 +14,9 @@ from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import InvalidTransition, NoCheckpoint, StaleFence
 from switchyard.domain.status import ALLOWED, SETTLED, TaskStatus
 from switchyard.domain.task import Task
-from switchyard.domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
-from tests.scenarios import public_state
+from switchyard.domain.values import FailureInfo, FailureType
+from tests.support.builders import new_task
+from tests.support.state import public_state
 
 S = TaskStatus
 MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -79,20 +80,6 @@ commands = st.builds(
     index=st.integers(0, 2),
     from_checkpoint=st.booleans(),
 )
-
-
-def new_task() -> Task:
-    stages = [StageDefinition(n, (StepDefinition("noop"),)) for n in ("A", "B", "C")]
-    return Task(
-        id=uuid4(),
-        plan_id=uuid4(),
-        tenant_id="acme",
-        position=0,
-        service_type="portal",
-        target_version="2.4.1",
-        stages=stages,
-        actor="ops",
-    )
 
 
 def give(task: Task, name: str, command: Command, now: datetime) -> None:

@@ -18,7 +18,8 @@ from switchyard.application.tracing import (
     metadata_traceparent,
     trace_context,
 )
-from tests.scenarios import last_sequence, plan_request, public_state, run_stages
+from tests.support.builders import plan_request, run_stages
+from tests.support.state import last_sequence, public_state
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 OTHER_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"

@@ -12,23 +12,9 @@ from switchyard.domain.errors import PlanInvalid
 from switchyard.domain.request import PlanRequest, TenantConfig
 from switchyard.domain.stage_factory import StageFactory
 from switchyard.domain.validation import is_well_formed_endpoint, validate_plan_request
+from tests.support.builders import plan_request, tenant
 
 SERVICE_TYPES = StageFactory(load_recipes()).service_types()
-
-
-def tenant(**changes: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "tenantId": "acme",
-        "serviceType": "blue-green-gateway",
-        "targetVersion": "2.4.1",
-        "endpoints": ["gw-1.acme.internal:8080", "https://gw-2.acme.example"],
-    }
-    config.update(changes)
-    return {key: value for key, value in config.items() if value is not None}
-
-
-def request(*tenants: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {"name": "green rollout", "maxConcurrency": 2, "tenants": list(tenants), **changes}
 
 
 def problems(raw: Any) -> set[tuple[str, str]]:
@@ -40,9 +26,15 @@ def problems(raw: Any) -> set[tuple[str, str]]:
 
 class TestValidRequest:
     def test_builds_the_plan_request(self) -> None:
-        raw = request(
-            tenant(overrides={"route_key": "route:{tenant_id}"}, healthCheck={"interval": "5s"}),
-            tenant(tenantId="globex", serviceType="portal", endpoints=["10.0.0.7"]),
+        endpoints = ["gw-1.acme.internal:8080", "https://gw-2.acme.example"]
+        raw = plan_request(
+            tenant(
+                endpoints=endpoints,
+                overrides={"route_key": "route:{tenant_id}"},
+                healthCheck={"interval": "5s"},
+            ),
+            tenant("globex", "portal", endpoints=["10.0.0.7"]),
+            name="green rollout",
         )
         plan = validate_plan_request(raw, SERVICE_TYPES)
         assert isinstance(plan, PlanRequest)
@@ -50,8 +42,8 @@ class TestValidRequest:
         assert plan.tenants[0] == TenantConfig(
             tenant_id="acme",
             service_type="blue-green-gateway",
-            target_version="2.4.1",
-            endpoints=("gw-1.acme.internal:8080", "https://gw-2.acme.example"),
+            target_version="2.5.0",
+            endpoints=tuple(endpoints),
             health_check={"interval": "5s"},
             overrides={"route_key": "route:{tenant_id}"},
         )
@@ -63,9 +55,9 @@ class TestValidRequest:
         assert (plan.name, plan.max_concurrency) == ("plan", 1)
 
     def test_the_same_request_has_the_same_fingerprint(self) -> None:
-        first = validate_plan_request(request(tenant()), SERVICE_TYPES)
-        again = validate_plan_request(request(tenant()), SERVICE_TYPES)
-        other = validate_plan_request(request(tenant(targetVersion="9")), SERVICE_TYPES)
+        first = validate_plan_request(plan_request(tenant()), SERVICE_TYPES)
+        again = validate_plan_request(plan_request(tenant()), SERVICE_TYPES)
+        other = validate_plan_request(plan_request(tenant(targetVersion="9")), SERVICE_TYPES)
         assert first.fingerprint == again.fingerprint != other.fingerprint
 
     @pytest.mark.parametrize(
@@ -78,7 +70,7 @@ class TestValidRequest:
 
 class TestInvalidRequest:
     def test_reports_every_problem_at_once(self) -> None:
-        raw = request(
+        raw = plan_request(
             tenant(serviceType="mainframe"),
             tenant(tenantId="globex", targetVersion=None, endpoints=["gw 1:80", "http://"]),
             tenant(tenantId="globex", serviceType="portal", healthCheck={"interval": "soon"}),
@@ -108,41 +100,41 @@ class TestInvalidRequest:
         [
             (["not", "a", "mapping"], ("", "type")),
             ({"name": "x"}, ("tenants", "required")),
-            (request(), ("tenants", "required")),
-            (request(tenants="acme"), ("tenants", "type")),
-            (request(tenant(), maxConcurrency="2"), ("maxConcurrency", "type")),
-            (request(tenant(), maxConcurrency=True), ("maxConcurrency", "type")),
-            (request(tenant(), name="  "), ("name", "type")),
-            (request("acme"), ("tenants[0]", "type")),
-            (request(tenant(tenantId=None)), ("tenants[0].tenantId", "required")),
-            (request(tenant(tenantId="a b")), ("tenants[0].tenantId", "malformed_tenant_id")),
-            (request(tenant(tenantId=7)), ("tenants[0].tenantId", "malformed_tenant_id")),
-            (request(tenant(targetVersion=" ")), ("tenants[0].targetVersion", "required")),
-            (request(tenant(targetVersion=["2"])), ("tenants[0].targetVersion", "type")),
-            (request(tenant(targetVersion=2.1)), ("tenants[0].targetVersion", "type")),
-            (request(tenant(serviceType=None)), ("tenants[0].serviceType", "required")),
-            (request(tenant(overrides=["x"])), ("tenants[0].overrides", "type")),
-            (request(tenant(endpoints=None)), ("tenants[0].endpoints", "required")),
-            (request(tenant(endpoints=[])), ("tenants[0].endpoints", "required")),
-            (request(tenant(endpoints="gw:80")), ("tenants[0].endpoints", "type")),
+            (plan_request(), ("tenants", "required")),
+            (plan_request(tenants="acme"), ("tenants", "type")),
+            (plan_request(tenant(), maxConcurrency="2"), ("maxConcurrency", "type")),
+            (plan_request(tenant(), maxConcurrency=True), ("maxConcurrency", "type")),
+            (plan_request(tenant(), name="  "), ("name", "type")),
+            (plan_request(tenants=["acme"]), ("tenants[0]", "type")),
+            (plan_request(tenant(tenantId=None)), ("tenants[0].tenantId", "required")),
+            (plan_request(tenant(tenantId="a b")), ("tenants[0].tenantId", "malformed_tenant_id")),
+            (plan_request(tenant(tenantId=7)), ("tenants[0].tenantId", "malformed_tenant_id")),
+            (plan_request(tenant(targetVersion=" ")), ("tenants[0].targetVersion", "required")),
+            (plan_request(tenant(targetVersion=["2"])), ("tenants[0].targetVersion", "type")),
+            (plan_request(tenant(targetVersion=2.1)), ("tenants[0].targetVersion", "type")),
+            (plan_request(tenant(serviceType=None)), ("tenants[0].serviceType", "required")),
+            (plan_request(tenant(overrides=["x"])), ("tenants[0].overrides", "type")),
+            (plan_request(tenant(endpoints=None)), ("tenants[0].endpoints", "required")),
+            (plan_request(tenant(endpoints=[])), ("tenants[0].endpoints", "required")),
+            (plan_request(tenant(endpoints="gw:80")), ("tenants[0].endpoints", "type")),
             *[
                 (
-                    request(tenant(endpoints=[bad])),
+                    plan_request(tenant(endpoints=[bad])),
                     ("tenants[0].endpoints[0]", "malformed_endpoint"),
                 )
                 for bad in ("gw:0", "gw:x", "1.2.3", 80, "http://gw:99999", "ftp://gw", "gw_1")
             ],
-            (request(tenant(healthCheck="/health")), ("tenants[0].healthCheck", "type")),
+            (plan_request(tenant(healthCheck="/health")), ("tenants[0].healthCheck", "type")),
             (
-                request(tenant(healthCheck={"maxAttempts": "lots"})),
+                plan_request(tenant(healthCheck={"maxAttempts": "lots"})),
                 ("tenants[0].healthCheck", "malformed_health_check"),
             ),
             (
-                request(tenant(healthCheck={"interval": 0})),
+                plan_request(tenant(healthCheck={"interval": 0})),
                 ("tenants[0].healthCheck", "out_of_range"),
             ),
-            (request(tenant(registry="consul")), ("tenants[0].registry", "type")),
-            (request(tenant(registry={"url": "x"})), ("tenants[0].registry", "type")),
+            (plan_request(tenant(registry="consul")), ("tenants[0].registry", "type")),
+            (plan_request(tenant(registry={"url": "x"})), ("tenants[0].registry", "type")),
         ],
     )
     def test_reports_the_problem(self, raw: Any, expected: tuple[str, str]) -> None:
@@ -150,11 +142,11 @@ class TestInvalidRequest:
 
     @pytest.mark.parametrize("attempts", [2.5, True])
     def test_reports_health_check_attempts_that_are_not_whole_numbers(self, attempts: Any) -> None:
-        raw = request(tenant(healthCheck={"maxAttempts": attempts}))
+        raw = plan_request(tenant(healthCheck={"maxAttempts": attempts}))
         assert problems(raw) == {("tenants[0].healthCheck", "malformed_health_check")}
 
     def test_reports_a_tenant_given_three_times_twice(self) -> None:
-        raw = request(tenant(), tenant(), tenant())
+        raw = plan_request(tenant(), tenant(), tenant())
         assert problems(raw) == {
             ("tenants[1].tenantId", "duplicate_tenant"),
             ("tenants[2].tenantId", "duplicate_tenant"),
@@ -162,7 +154,7 @@ class TestInvalidRequest:
 
     @pytest.mark.parametrize("service_type", [["portal"], {"name": "portal"}, 7])
     def test_reports_a_service_type_that_is_not_a_string(self, service_type: Any) -> None:
-        assert problems(request(tenant(serviceType=service_type))) == {
+        assert problems(plan_request(tenant(serviceType=service_type))) == {
             ("tenants[0].serviceType", "unknown_service_type")
         }
 
@@ -174,7 +166,7 @@ class TestInvalidRequest:
 class TestCreatePlanWithABadRequest:
     def test_refuses_and_records_nothing(self, memory_app: Switchyard) -> None:
         before = memory_app.recorder.max_notification_id()
-        bad = request(tenant(serviceType="mainframe"), tenant(), maxConcurrency=0)
+        bad = plan_request(tenant(serviceType="mainframe"), tenant(), maxConcurrency=0)
         with pytest.raises(PlanInvalid) as info:
             memory_app.create_plan(bad, actor="ops")
         assert info.value.code == "plan.invalid"
@@ -187,5 +179,5 @@ class TestCreatePlanWithABadRequest:
 
     def test_a_valid_request_is_recorded(self, memory_app: Switchyard) -> None:
         before = memory_app.recorder.max_notification_id() or 0
-        created = memory_app.create_plan(request(tenant()), actor="ops")
+        created = memory_app.create_plan(plan_request(tenant()), actor="ops")
         assert memory_app.recorder.max_notification_id() == created.sequence > before

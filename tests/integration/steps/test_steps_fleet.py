@@ -11,8 +11,8 @@ import redis
 from switchyard.adapters.demo.fleet import Fleet
 from switchyard.adapters.embedded.redis import start_redis
 from switchyard.application.ports import StepContext, StepExecutor
-from tests.schedulers import wait_until
 from tests.support.steps import DEADLINE, broadcast, health
+from tests.support.waiting import wait_until
 
 
 def test_fleet_switches_on_broadcast_and_back_on_a_rollback_to_no_version(

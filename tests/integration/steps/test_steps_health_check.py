@@ -17,8 +17,8 @@ from switchyard.adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolve
 from switchyard.application.ports import StepContext, StepExecutor, StepFailed
 from switchyard.application.stages import StageRunner
 from switchyard.domain.values import FailureType, StageDefinition
-from tests.schedulers import wait_until
 from tests.support.steps import DEADLINE, broadcast, health
+from tests.support.waiting import wait_until
 
 
 class StaticResolver:

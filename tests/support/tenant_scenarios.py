@@ -6,7 +6,6 @@ act on its current task; a task that a newer one has overtaken is superseded.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -15,12 +14,9 @@ from switchyard.application.app import Switchyard
 from switchyard.application.views import TaskRef
 from switchyard.domain.errors import SwitchyardError
 from switchyard.domain.status import TaskStatus
-from tests.scenarios import AppFixtures, code_of, last_sequence, plan_request, run_stages
-
-
-def superseding(*tenant_ids: str) -> dict[str, Any]:
-    """A plan request that supersedes its tenants' older waiting tasks."""
-    return {**plan_request(*tenant_ids), "supersede": True}
+from tests.support.builders import plan_request, run_stages
+from tests.support.scenarios import AppFixtures
+from tests.support.state import code_of, last_sequence
 
 
 def status(app: Switchyard, task_id: UUID) -> TaskStatus:
@@ -131,7 +127,7 @@ class TenantOrderScenarios(AppFixtures):
     def test_supersede_cancels_older_waiting_tasks_with_the_plan(self, app: Switchyard) -> None:
         older = app.create_plan(plan_request("acme", "globex"), "alice")
         before = last_sequence(app)
-        newer = app.create_plan(superseding("acme"), "carol")
+        newer = app.create_plan(plan_request("acme", supersede=True), "carol")
         assert status(app, older.task_ids[0]) == TaskStatus.CANCELLED
         assert status(app, older.task_ids[1]) == TaskStatus.QUEUED  # not a tenant of it
         last = app.task_history(older.task_ids[0])[-1]
@@ -146,7 +142,7 @@ class TenantOrderScenarios(AppFixtures):
     def test_supersede_leaves_a_started_older_task_alone(self, app: Switchyard) -> None:
         older = app.create_plan(plan_request("acme"), "alice")
         run_stages(app, older.task_ids[0], 1)
-        newer = app.create_plan(superseding("acme"), "carol").task_ids[0]
+        newer = app.create_plan(plan_request("acme", supersede=True), "carol").task_ids[0]
         assert status(app, older.task_ids[0]) == TaskStatus.RUNNING
         assert app.describe_task(newer).waiting_for == TaskRef(older.task_ids[0], older.plan_id)
 

@@ -11,13 +11,14 @@ from typing import Any
 from uuid import UUID
 
 from switchyard.application.app import Switchyard
-from tests.schedulers import wait_until
+from tests.support.builders import probe_plan
+from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Schedulers:
-    """Starts `tests.child_scheduler` processes on the test's event store; kills leftovers."""
+    """Starts scheduler processes (`tests.support.child_scheduler`) on the test's store."""
 
     def __init__(self, env: dict[str, str], folder: Path) -> None:
         self.env = env
@@ -36,7 +37,7 @@ class Schedulers:
         }
         with open(self.folder / f"scheduler-{len(self.started)}.out", "wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tests.child_scheduler"],
+                [sys.executable, "-m", "tests.support.child_scheduler"],
                 cwd=ROOT,
                 env=env,
                 stdout=output,
@@ -81,12 +82,8 @@ class Schedulers:
 
 
 def request() -> dict[str, Any]:
-    """A one-tenant probe plan."""
-    return {
-        "tenants": [
-            {"tenantId": "acme", "serviceType": "probe", "targetVersion": "2", "endpoints": ["h:1"]}
-        ]
-    }
+    """The plan the scheduler processes run: one probe task, of tenant acme."""
+    return probe_plan("acme")
 
 
 def completed(app: Switchyard, task_id: UUID) -> list[tuple[str, int]]:

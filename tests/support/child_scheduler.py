@@ -1,6 +1,6 @@
 """A scheduler process for crash tests: the probe service type, stages that take a while.
 
-Run as `python -m tests.child_scheduler` with:
+Run as `python -m tests.support.child_scheduler` with:
   SWITCHYARD_TEST_STORE_ENV  the event-store env (JSON)
   SWITCHYARD_TEST_LOG        a file; each stage start and end is appended as a line
   SWITCHYARD_TEST_SLOW       the stage that sleeps, and for how long ("Two:3")
@@ -27,7 +27,7 @@ from switchyard.adapters.scheduler.process import SchedulerConfig
 from switchyard.adapters.settings import Settings
 from switchyard.application.ports import StepContext
 from switchyard.domain.values import StepDefinition
-from tests.schedulers import probe_factory
+from tests.support.schedulers import probe_factory
 
 
 class SlowProbe:

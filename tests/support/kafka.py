@@ -21,7 +21,7 @@ from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from switchyard.domain.task import Task
 from switchyard.domain.tenant import tenant_tasks_id
-from tests.scenarios import plan_request, run_stages
+from tests.support.builders import plan_request, run_stages
 
 TENANTS = 30
 """Tenants in the test plan: with their stages, several hundred events."""

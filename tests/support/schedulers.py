@@ -1,10 +1,10 @@
-"""Helpers for scheduler tests: a probe step executor, a running scheduler, event checks."""
+"""Helpers for scheduler tests: a probe step executor, a running scheduler, and checks of
+the runs its tasks' events show."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,15 +117,6 @@ def running_scheduler(
     finally:
         stop.set()
         thread.join(config.grace_seconds + 10)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Poll until the condition holds; fail (unseen) past the deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"unseen within {timeout}s: {what}")
-        time.sleep(0.02)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """A relay process for fault tests.
 
-Run as `python -m tests.child_relay` with:
+Run as `python -m tests.support.child_relay` with:
   SWITCHYARD_TEST_STORE_ENV  the event-store env (JSON)
   SWITCHYARD_TEST_KAFKA      the broker's bootstrap servers
   SWITCHYARD_TEST_TOPIC      the topic

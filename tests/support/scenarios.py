@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any, ClassVar
-from uuid import UUID, uuid4
+from typing import ClassVar
+from uuid import uuid4
 
 import pytest
 
@@ -15,76 +14,8 @@ from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from switchyard.domain.errors import SwitchyardError
 from switchyard.domain.status import PlanStatus, TaskStatus
-from switchyard.domain.values import FailureInfo, FailureType
-
-NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-"""A fixed business time for the workers' commands."""
-
-
-def tenant(tenant_id: str, service_type: str = "blue-green-gateway") -> dict[str, Any]:
-    """One tenant's deploy config, valid for the packaged recipes."""
-    return {
-        "tenantId": tenant_id,
-        "serviceType": service_type,
-        "targetVersion": "2.5.0",
-        "endpoints": ["127.0.0.1:18081"],
-    }
-
-
-def plan_request(
-    *tenant_ids: str, name: str = "rollout", max_concurrency: int = 2
-) -> dict[str, Any]:
-    """A valid plan request for the given tenants, in FIFO order."""
-    return {
-        "name": name,
-        "maxConcurrency": max_concurrency,
-        "tenants": [tenant(t) for t in tenant_ids],
-    }
-
-
-def run_stages(
-    app: Switchyard, task_id: UUID, count: int, *, fail_next: bool = False, owner: str = "worker-1"
-) -> None:
-    """Play a worker: claim the task, complete `count` stages, maybe fail the next; save."""
-    task = app.get_task(task_id)
-    fence = (task.fence or 0) + 1
-    task.claim(owner, fence, NOW)
-    for _ in range(count):
-        index = task.begin_stage(fence)
-        result = {"previous": {"version": f"1.{index}", "keys": [f"k{index}", None]}}
-        task.complete_stage(index, result, fence, NOW)
-    if fail_next:
-        index = task.begin_stage(fence)
-        task.fail_stage(index, FailureInfo(FailureType.IO, f"stage {index} broke"), fence)
-    app.save(task)
-
-
-def undo_stages(app: Switchyard, task_id: UUID, count: int, *, fail_next: bool = False) -> None:
-    """Play a worker rolling back: undo `count` stages, newest first, maybe fail the next."""
-    task = app.get_task(task_id)
-    fence = (task.fence or 0) + 1
-    task.claim("worker-2", fence, NOW)
-    for _ in range(count):
-        task.roll_back_stage(task.completed[-1].index, fence)
-    if fail_next:
-        failure = FailureInfo(FailureType.TIMEOUT, "undo timed out")
-        task.fail_rollback(task.completed[-1].index, failure, fence)
-    app.save(task)
-
-
-def public_state(aggregate: Any) -> dict[str, Any]:
-    """An aggregate's attributes, without the library's list of unsaved events."""
-    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
-
-
-def last_sequence(app: Switchyard) -> int:
-    """The highest notification id recorded so far (0 when nothing is)."""
-    return app.recorder.max_notification_id() or 0
-
-
-def code_of(exc_info: pytest.ExceptionInfo[SwitchyardError]) -> str:
-    """The machine code of a raised switchyard error."""
-    return exc_info.value.code
+from tests.support.builders import plan_request, run_stages
+from tests.support.state import code_of, last_sequence
 
 
 class AppFixtures:

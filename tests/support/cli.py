@@ -1,0 +1,26 @@
+"""Running the real `switchyard` command in tests: where it is, the example plan, and the
+environment of a machine with nothing configured."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository."""
+
+CLI = str(Path(sys.executable).parent / "switchyard")
+"""The console script of the environment running the tests."""
+
+EXAMPLE = ROOT / "examples" / "plan.yaml"
+"""The README's example plan request."""
+
+CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
+"""A DATABASE_URL nothing listens on: the store is unavailable."""
+
+
+def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a machine with no database configured, but this data folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
+    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "250", "TERM": "dumb", **extra}
