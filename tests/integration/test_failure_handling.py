@@ -27,8 +27,10 @@ from switchyard.application.ports import StepContext, StepFailed
 from switchyard.domain.stage_factory import StageFactory
 from switchyard.domain.status import TaskStatus
 from switchyard.domain.values import FailureType, StepDefinition
-from tests.schedulers import Probe, event_names, running_scheduler, wait_until
-from tests.webhooks import webhook_server
+from tests.support.builders import plan_request, probe_plan, tenant
+from tests.support.schedulers import Probe, event_names, running_scheduler
+from tests.support.waiting import wait_until
+from tests.support.webhooks import webhook_server
 
 ATTEMPTS = 10
 """Each remote step's retry budget: what a dead downstream would get without a breaker."""
@@ -85,14 +87,6 @@ class Recorder:
             raise ConnectionError("notifier down")
 
 
-def tenants(service_type: str, *names: str) -> list[dict[str, Any]]:
-    """Plan-request tenants of one service type."""
-    return [
-        {"tenantId": n, "serviceType": service_type, "targetVersion": "2", "endpoints": ["h:1"]}
-        for n in names
-    ]
-
-
 @pytest.fixture()
 def remote_app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application whose service types `down` and `up` call one target each."""
@@ -112,8 +106,9 @@ def test_a_dead_downstream_opens_its_breaker_and_is_not_hammered(remote_app: Swi
     remote = Remote(down={"down:1"})
     breakers = CircuitBreakers(THRESHOLD, open_seconds=1.0)
     notifier = Recorder()
-    request = {"maxConcurrency": 5, "tenants": [*tenants("down", "d0", "d1", "d2", "d3")]}
-    request["tenants"] += tenants("up", "u0")
+    remote = {"targetVersion": "2", "endpoints": ["h:1"]}
+    configs = [tenant(n, "down", **remote) for n in ("d0", "d1", "d2", "d3")]
+    request = plan_request(*configs, tenant("u0", "up", **remote), max_concurrency=5)
     created = remote_app.create_plan(request, "ci")
     *down_ids, up_id = created.task_ids
     settings = Settings(database_url=None, breaker_max_waits=1)
@@ -141,7 +136,7 @@ def test_a_dead_downstream_opens_its_breaker_and_is_not_hammered(remote_app: Swi
 
 def test_the_webhook_receives_a_permanent_failure(app: Switchyard) -> None:
     probe = Probe(failures={("acme", "Two"): 1})
-    created = app.create_plan({"maxConcurrency": 1, "tenants": tenants("probe", "acme")}, "ci")
+    created = app.create_plan(probe_plan("acme"), "ci")
     task_id = created.task_ids[0]
     with webhook_server() as hook:
         settings = Settings(database_url=None, webhook_url=hook.url)
@@ -159,7 +154,7 @@ def test_the_webhook_receives_a_permanent_failure(app: Switchyard) -> None:
 
 
 def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switchyard) -> None:
-    request = {"maxConcurrency": 1, "tenants": tenants("probe", "acme")}
+    request = probe_plan("acme")
     task_id = app.create_plan(request, "ci").task_ids[0]
     recorder: Any = app.recorder
     leases = PostgresLeases(recorder.datastore, recorder.channel_name)
@@ -180,7 +175,7 @@ def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switch
 
 
 def test_a_takeover_names_the_stage_it_interrupted(app: Switchyard) -> None:
-    request = {"maxConcurrency": 1, "tenants": tenants("probe", "acme")}
+    request = probe_plan("acme")
     task_id = app.create_plan(request, "ci").task_ids[0]
     recorder: Any = app.recorder
     leases = PostgresLeases(recorder.datastore, recorder.channel_name)

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from switchyard.application.app import Switchyard
-from tests.unit.test_recorded_histories import history_files, stored_events, summary
+from tests.support.histories import history_files, stored_events, summary
 
 
 @pytest.mark.parametrize("path", history_files(), ids=lambda p: p.stem)

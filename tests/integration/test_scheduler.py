@@ -10,26 +10,16 @@ from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.application.app import Switchyard
 from switchyard.domain.errors import StaleFence
 from switchyard.domain.status import PlanStatus, TaskStatus
-from tests.schedulers import (
+from tests.support.builders import probe_plan
+from tests.support.schedulers import (
     STAGES,
     Probe,
     event_names,
     max_overlap,
     running_scheduler,
     runs_of,
-    wait_until,
 )
-
-
-def plan(*tenants: str, max_concurrency: int = 1) -> dict[str, Any]:
-    """A plan request of probe tasks."""
-    return {
-        "maxConcurrency": max_concurrency,
-        "tenants": [
-            {"tenantId": t, "serviceType": "probe", "targetVersion": "2", "endpoints": ["h:1"]}
-            for t in tenants
-        ],
-    }
+from tests.support.waiting import wait_until
 
 
 def settled(app: Switchyard, plan_id: Any, status: PlanStatus) -> bool:
@@ -39,7 +29,8 @@ def settled(app: Switchyard, plan_id: Any, status: PlanStatus) -> bool:
 
 def test_plan_of_50_runs_at_most_5_at_once_in_fifo_order(app: Switchyard) -> None:
     probe = Probe()
-    created = app.create_plan(plan(*(f"t{i:02d}" for i in range(50)), max_concurrency=5), "ci")
+    tenants = [f"t{i:02d}" for i in range(50)]
+    created = app.create_plan(probe_plan(*tenants, max_concurrency=5), "ci")
     with running_scheduler(app, {"probe": probe}):
         wait_until(lambda: settled(app, created.plan_id, PlanStatus.COMPLETED), 60, "plan done")
     runs = [run for task_id in created.task_ids for run in runs_of(app, task_id)]
@@ -52,8 +43,8 @@ def test_plan_of_50_runs_at_most_5_at_once_in_fifo_order(app: Switchyard) -> Non
 
 def test_two_plans_sharing_tenants_never_overlap_on_a_tenant(app: Switchyard) -> None:
     tenants = [f"shared{i}" for i in range(6)]
-    first = app.create_plan(plan(*tenants, max_concurrency=6), "ci")
-    second = app.create_plan(plan(*reversed(tenants), max_concurrency=6), "ci")
+    first = app.create_plan(probe_plan(*tenants, max_concurrency=6), "ci")
+    second = app.create_plan(probe_plan(*reversed(tenants), max_concurrency=6), "ci")
     with running_scheduler(app, {"probe": Probe()}):
         for created in (first, second):
             wait_until(lambda c=created: settled(app, c.plan_id, PlanStatus.COMPLETED), 60)
@@ -72,7 +63,7 @@ def test_two_plans_sharing_tenants_never_overlap_on_a_tenant(app: Switchyard) ->
 def test_pause_mid_stage_lets_the_stage_finish_then_resume_completes(app: Switchyard) -> None:
     probe = Probe()
     release = probe.hold("Two")
-    created = app.create_plan(plan("acme"), "ci")
+    created = app.create_plan(probe_plan("acme"), "ci")
     task_id = created.task_ids[0]
     with running_scheduler(app, {"probe": probe}):
         assert probe.entered["Two"].wait(30), "unseen: stage Two never started"
@@ -88,7 +79,7 @@ def test_pause_mid_stage_lets_the_stage_finish_then_resume_completes(app: Switch
 def test_cancel_mid_stage_lets_the_stage_finish_then_stops(app: Switchyard) -> None:
     probe = Probe()
     release = probe.hold("One")
-    task_id = app.create_plan(plan("acme"), "ci").task_ids[0]
+    task_id = app.create_plan(probe_plan("acme"), "ci").task_ids[0]
     with running_scheduler(app, {"probe": probe}):
         assert probe.entered["One"].wait(30)
         app.cancel_task(task_id, "sre")
@@ -100,7 +91,7 @@ def test_cancel_mid_stage_lets_the_stage_finish_then_stops(app: Switchyard) -> N
 
 def test_retry_from_checkpoint_skips_completed_stages(app: Switchyard) -> None:
     probe = Probe(failures={("acme", "Three"): 1})
-    task_id = app.create_plan(plan("acme"), "ci").task_ids[0]
+    task_id = app.create_plan(probe_plan("acme"), "ci").task_ids[0]
     with running_scheduler(app, {"probe": probe}):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.FAILED, 30)
         assert app.describe_task(task_id).failed_stage == "Three"
@@ -112,7 +103,7 @@ def test_retry_from_checkpoint_skips_completed_stages(app: Switchyard) -> None:
 
 def test_retry_from_scratch_runs_every_stage_again(app: Switchyard) -> None:
     probe = Probe(failures={("acme", "Two"): 1})
-    task_id = app.create_plan(plan("acme"), "ci").task_ids[0]
+    task_id = app.create_plan(probe_plan("acme"), "ci").task_ids[0]
     with running_scheduler(app, {"probe": probe}):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.FAILED, 30)
         app.retry_task(task_id, "sre", from_checkpoint=False)
@@ -122,7 +113,7 @@ def test_retry_from_scratch_runs_every_stage_again(app: Switchyard) -> None:
 
 def test_rollback_undoes_completed_stages_newest_first(app: Switchyard) -> None:
     probe = Probe(undo_failures={("acme", "Two"): 1})
-    task_id = app.create_plan(plan("acme"), "ci").task_ids[0]
+    task_id = app.create_plan(probe_plan("acme"), "ci").task_ids[0]
     with running_scheduler(app, {"probe": probe}):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 30)
         app.rollback_task(task_id, "sre", "bad release")
@@ -134,7 +125,7 @@ def test_rollback_undoes_completed_stages_newest_first(app: Switchyard) -> None:
 
 
 def test_a_stale_workers_write_is_refused_by_the_fence(app: Switchyard) -> None:
-    task_id = app.create_plan(plan("acme"), "ci").task_ids[0]
+    task_id = app.create_plan(probe_plan("acme"), "ci").task_ids[0]
     recorder: Any = app.recorder
     leases = PostgresLeases(recorder.datastore, recorder.channel_name)
     first = leases.claim("worker-a", ttl_seconds=0.05)

@@ -11,8 +11,8 @@ from switchyard.application.app import Switchyard
 from switchyard.application.ports import Claim
 from switchyard.domain.errors import StaleFence
 from switchyard.domain.status import TaskStatus
-from tests.processes import Schedulers, completed, request
-from tests.schedulers import wait_until
+from tests.support.processes import Schedulers, completed, request
+from tests.support.waiting import wait_until
 
 
 def test_a_killed_schedulers_task_is_taken_over_and_its_late_write_refused(

@@ -17,51 +17,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.persistence import StoredEvent
 
 from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
-from switchyard.domain.plan import Plan
-from switchyard.domain.task import Task
-from switchyard.domain.tenant import TenantTasks
+from tests.support.histories import HISTORIES, history_files, stored_events, summary
 
-HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-
-
-def summary(aggregate: Any) -> dict[str, Any]:
-    """What a replayed aggregate must still say: its type, version and key state."""
-    common = {"type": type(aggregate).__name__, "version": aggregate.version}
-    if isinstance(aggregate, Task):
-        return {
-            **common,
-            "status": str(aggregate.status),
-            "attempt": aggregate.attempt,
-            "completed": [[o.index, o.name, dict(o.result)] for o in aggregate.completed],
-            "stages": [s.to_data() for s in aggregate.stages],
-            "failure": aggregate.failure.to_data() if aggregate.failure else None,
-            "failed_stage": aggregate.failed_stage,
-            "fence": aggregate.fence,
-            "owner": aggregate.owner,
-            "message": aggregate.message,
-        }
-    if isinstance(aggregate, Plan):
-        return {
-            **common,
-            "name": aggregate.name,
-            "max_concurrency": aggregate.max_concurrency,
-            "task_ids": [str(t) for t in aggregate.task_ids],
-            "tenant_ids": list(aggregate.tenant_ids),
-        }
-    assert isinstance(aggregate, TenantTasks)
-    task_ids = [str(t) for t in aggregate.task_ids]
-    return {**common, "tenant_id": aggregate.tenant_id, "task_ids": task_ids}
-
-
-def history_files() -> list[Path]:
-    """Every recorded history."""
-    return sorted(HISTORIES.glob("*.json"))
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +32,6 @@ def app() -> Iterator[Switchyard]:
     app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
     yield app
     app.close()
-
-
-def stored_events(stream: dict[str, Any]) -> list[StoredEvent]:
-    """A recorded stream's events, as the event store holds them."""
-    return [
-        StoredEvent(
-            originator_id=UUID(stream["originator_id"]),
-            originator_version=record["originator_version"],
-            topic=record["topic"],
-            state=json.dumps(record["state"]).encode(),
-        )
-        for record in stream["events"]
-    ]
 
 
 def replay(app: Switchyard, stream: dict[str, Any]) -> Any:
