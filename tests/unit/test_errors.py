@@ -7,6 +7,7 @@ import inspect
 import psycopg
 import pytest
 from eventsourcing import persistence as es
+from sqlalchemy import exc as sa_exc
 
 from switchyard.adapters.postgres import persistence
 from switchyard.adapters.postgres.persistence import ERROR_TABLE, map_store_error, store_errors
@@ -42,6 +43,8 @@ def library_exception_classes() -> list[type[BaseException]]:
 
 def instance_of(cls: type[BaseException]) -> BaseException:
     """An instance of an exception class, built without its own constructor's arguments."""
+    if issubclass(cls, sa_exc.DBAPIError):  # it prints its statement: it needs one
+        return cls("SELECT 1", None, Exception("boom"))
     exc = cls.__new__(cls)
     exc.args = ("boom",)
     return exc
@@ -85,6 +88,8 @@ def test_map_store_error_picks_the_most_specific_match(
         (es.DatabaseError("odd"), StoreRefused),
         (psycopg.OperationalError("down"), StoreUnavailable),
         (psycopg.errors.InsufficientPrivilege("denied"), StoreRefused),
+        (sa_exc.OperationalError("SELECT 1", None, Exception("down")), StoreUnavailable),
+        (sa_exc.ProgrammingError("CREATE", None, Exception("denied")), StoreRefused),
     ]
     for exc, expected in cases:
         mapped = map_store_error(exc)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import typer
 
 from switchyard.adapters.bootstrap import bootstrap, database_url
+from switchyard.adapters.cli.common import with_app
 from switchyard.adapters.embedded import postgres as embedded_postgres
+from switchyard.adapters.postgres.event_store import TransactionalRecorder
+from switchyard.adapters.postgres.migrate import current_revision, datastore_params
 from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
 
-app = typer.Typer(help="The database: start, stop or locate the embedded PostgreSQL.")
+app = typer.Typer(
+    help="The database: start, stop or locate the embedded PostgreSQL; migrate its tables."
+)
 
 
 @app.command("up")
@@ -18,6 +24,23 @@ def up() -> None:
     url = database_url(settings, keep_running=True)
     bootstrap(settings).close()
     typer.echo(url)
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Create the event store's table and apply switchyard's migrations; print the revision."""
+    typer.echo(with_app(_migrate))
+
+
+def _migrate(app: Switchyard, settings: Settings) -> str | None:
+    # Whatever SWITCHYARD_CREATE_TABLES says: that setting is for the roles, and
+    # this command is how the tables are made for roles that may not make them.
+    recorder = app.recorder
+    if not isinstance(recorder, TransactionalRecorder):
+        raise TypeError(f"not switchyard's recorder: {type(recorder).__name__}")
+    recorder.create_table()
+    datastore = recorder.datastore
+    return current_revision(datastore_params(datastore), datastore.schema)
 
 
 @app.command("down")

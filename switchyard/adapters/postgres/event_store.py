@@ -1,4 +1,4 @@
-"""The PostgreSQL application recorder switchyard uses: the library's, with three changes.
+"""The PostgreSQL application recorder switchyard uses: the library's, with these changes.
 
 1. No pipeline mode. The library inserts a save's events in a psycopg pipeline;
    with a large save (a plan of a few hundred tenants is one save of about a
@@ -9,13 +9,17 @@
 2. The scheduler's tables (`adapters.postgres.scheduler_tables`) are written in that
    same transaction, from the scheduling rows each save carries, so they can
    never disagree with the events.
-3. A worker's save names its claim (`fenced=(task_id, fence)`); the write is
-   refused (StaleFence) unless that fence still holds the task's lease, checked
-   under a row lock in the same transaction as the insert.
-4. An operator's retry or rollback names the tasks it restarts
-   (`not_superseded=(task_id, ...)`); under the claims' advisory lock, the write
-   is refused (TaskSuperseded) if a scheduler has claimed a newer task of the
-   same tenant, so the check cannot race a claim.
+3. It is a `GuardedStore`: a save's `WriteGuards` are checked in the
+   transaction of the insert. A worker's claim (`fence`) must still hold the
+   task's lease, checked under a row lock (else StaleFence); the tasks an
+   operator restarts (`not_superseded`) must have no newer task of their tenant
+   claimed, checked under the claims' advisory lock so it cannot race a claim
+   (else TaskSuperseded).
+4. Creating the tables creates the library's events table, then runs switchyard's
+   migrations (`adapters.postgres.migrate`), which own every other table. Neither
+   takes a table lock on a database that is up to date: DDL such as
+   `CREATE INDEX IF NOT EXISTS` locks its table even when the index exists, and
+   deadlocked a running worker's save when a CLI command started.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
 from switchyard.adapters.postgres import scheduler_tables
-from switchyard.adapters.postgres.scheduler_tables import LAST_CREATED
+from switchyard.adapters.postgres.migrate import datastore_params, migrate
+from switchyard.application.guards import WriteGuards
 from switchyard.application.scheduling import PlanRow, TaskRow
 from switchyard.domain.errors import StaleFence, TaskSuperseded
 
@@ -42,7 +47,6 @@ class TransactionalRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = self.datastore.schema or "public"
-        self.sql_create_statements.extend(scheduler_tables.create_statements(schema))
         self._upsert_plans = scheduler_tables.prepared(scheduler_tables.UPSERT_PLANS, schema)
         self._upsert_tasks = scheduler_tables.prepared(scheduler_tables.UPSERT_TASKS, schema)
         self._select_fence = scheduler_tables.prepared(scheduler_tables.SELECT_FENCE, schema)
@@ -60,20 +64,34 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
         )
 
+    def create_table(self) -> None:
+        """Create the library's events table, then migrate switchyard's tables."""
+        super().create_table()
+        migrate(datastore_params(self.datastore), self.datastore.schema or "public")
+
     def _create_table(self, curs: Cursor[DictRow]) -> None:
-        # CREATE INDEX IF NOT EXISTS locks its table even when the index exists, which
-        # can deadlock with a running worker's save: skip the DDL once it all ran.
+        # The library's statements end with CREATE INDEX IF NOT EXISTS on the events
+        # table, which locks it even when the index exists: skip them once they ran
+        # (they run in one transaction, so the index means all of them did).
         schema = self.datastore.schema or "public"
-        curs.execute("SELECT to_regclass(%s) AS found", (f"{schema}.{LAST_CREATED}",))
+        curs.execute(
+            "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS found",
+            (schema, self.notification_id_index_name),
+        )
         row = curs.fetchone()
         if row is None or row["found"] is None:
             super()._create_table(curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        guards: WriteGuards | None = None,
+        scheduling: Sequence[PlanRow | TaskRow] = (),
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert the events atomically, in order; return their notification ids."""
+        """Insert the events atomically, in order, if the guards hold; their notification ids."""
         if not stored_events:
             return []
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
@@ -81,11 +99,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             # row locks (the fence, then the queue rows in task-id order), the events
             # table lock last: every writer takes its locks in this order, so none can
             # deadlock, and the serialised part is the insert alone.
-            self._check_not_superseded(curs, kwargs.get("not_superseded", ()))
-            fenced = kwargs.get("fenced")
-            if fenced is not None:
-                self._check_fence(curs, *fenced)
-            self._write_scheduling(curs, kwargs.get("scheduling", ()))
+            guards = guards or WriteGuards()
+            self._check_not_superseded(curs, guards.not_superseded)
+            if guards.fence is not None:
+                self._check_fence(curs, guards.fence.task_id, guards.fence.fence)
+            self._write_scheduling(curs, scheduling)
             self._notify_channel(curs)
             self._lock_table(curs)
             PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
@@ -93,6 +111,10 @@ class TransactionalRecorder(PostgresApplicationRecorder):
 
     def _notify_channel(self, curs: Cursor[DictRow]) -> None:
         curs.execute(self._notify)
+
+    def checks_guards(self) -> bool:
+        """Say that this store checks write guards (see the module docstring)."""
+        return True
 
     def _check_not_superseded(self, curs: Cursor[DictRow], task_ids: Sequence[UUID]) -> None:
         if not task_ids:

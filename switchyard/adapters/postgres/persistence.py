@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import psycopg
 from eventsourcing import persistence as es
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import exc as sa
 
 from switchyard.adapters.error_tables import first_line, most_specific
 from switchyard.adapters.postgres.event_store import RECORDER_TOPIC
@@ -69,6 +70,10 @@ ERROR_TABLE: dict[type[BaseException], type[SwitchyardError]] = {
     psycopg.OperationalError: StoreUnavailable,
     psycopg.InterfaceError: StoreUnavailable,
     psycopg.Error: StoreRefused,
+    # The migrations run on SQLAlchemy, which wraps the driver's errors in its own.
+    sa.OperationalError: StoreUnavailable,
+    sa.InterfaceError: StoreUnavailable,
+    sa.DBAPIError: StoreRefused,
 }
 """Each store exception class and the switchyard error it becomes."""
 

@@ -8,6 +8,8 @@ active statuses loses its lease in the same transaction as the event that
 moved it. The unique index on active tenants is the database's own guard for
 "one running task per tenant"; the index on unfinished tasks serves the rule
 "a tenant's tasks run in the order their plans were recorded" (`adapters.postgres.leases`).
+Alembic's migrations create these objects (`adapters.postgres.tables` describes them);
+this module holds the SQL run against them.
 """
 
 from __future__ import annotations
@@ -25,42 +27,6 @@ CLAIM_LOCK = 0x5357_4954_4348  # "SWITCH"
 
 UNFINISHED_SQL = ", ".join(f"'{status}'" for status in sorted(UNFINISHED))
 """The unfinished statuses as an SQL list: a task in one of them holds back newer ones."""
-
-LAST_CREATED = "switchyard_queue_tasks_unfinished"
-"""The object the last create statement makes: once it exists, every one of them ran."""
-
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS {schema}.{plans} (
-        plan_id uuid PRIMARY KEY,
-        max_concurrency integer NOT NULL,
-        seq bigserial NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS {schema}.{tasks} (
-        task_id uuid PRIMARY KEY,
-        plan_id uuid NOT NULL,
-        tenant_id text NOT NULL,
-        position integer NOT NULL,
-        status text NOT NULL,
-        version integer NOT NULL,
-        needs_worker boolean NOT NULL,
-        total_stages integer NOT NULL,
-        lease_owner text,
-        lease_expires timestamptz,
-        fence bigint,
-        current_stage text,
-        completed_stages integer NOT NULL DEFAULT 0,
-        heartbeat_at timestamptz
-    )""",
-    "CREATE SEQUENCE IF NOT EXISTS {schema}.{fences}",
-    """CREATE INDEX IF NOT EXISTS switchyard_queue_tasks_waiting
-        ON {schema}.{tasks} (plan_id, position) WHERE needs_worker""",
-    """CREATE INDEX IF NOT EXISTS switchyard_queue_tasks_leased
-        ON {schema}.{tasks} (plan_id) WHERE lease_owner IS NOT NULL""",
-    """CREATE UNIQUE INDEX IF NOT EXISTS switchyard_queue_one_active_task_per_tenant
-        ON {schema}.{tasks} (tenant_id) WHERE lease_owner IS NOT NULL""",
-    f"""CREATE INDEX IF NOT EXISTS {LAST_CREATED}
-        ON {{schema}}.{{tasks}} (tenant_id) WHERE status IN ({UNFINISHED_SQL})""",
-)
 
 
 def names(schema: str) -> dict[str, sql.Composable]:
@@ -85,11 +51,6 @@ def rendered(statement: sql.Composable) -> sql.SQL:
 def prepared(template: str, schema: str) -> sql.SQL:
     """A statement template with the schema's names filled in, rendered once."""
     return rendered(sql.SQL(template).format(**names(schema)))
-
-
-def create_statements(schema: str) -> list[sql.Composed]:
-    """The statements that create the scheduler's tables (idempotent)."""
-    return [sql.SQL(ddl).format(**names(schema)) for ddl in _DDL]
 
 
 SELECT_FENCE = "SELECT fence FROM {schema}.{tasks} WHERE task_id = %s FOR UPDATE"

@@ -1,7 +1,9 @@
 """The relay's state in PostgreSQL: its position, its advisory lock, and its wake-ups.
 
 The position is one row in `switchyard_relay_position`, in the event store's
-schema: the last notification id the broker acknowledged. Only one relay per
+schema: the last notification id the broker acknowledged. The relay creates no
+table: a migration does (`adapters.postgres.migrate`), which the application
+that every relay process builds runs at start. Only one relay per
 schema publishes: it holds a session advisory lock (keyed by the schema) on a
 dedicated connection, which also LISTENs on the event store's channel. If that
 connection dies, so does the lock, and the relay must stop publishing.
@@ -16,15 +18,12 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from switchyard.domain.errors import StoreRefused
+
 POSITION_TABLE = "switchyard_relay_position"
 """The table holding the relay's one row."""
 
-_CREATE = """
-CREATE TABLE IF NOT EXISTS {table} (
-    id smallint PRIMARY KEY CHECK (id = 1),
-    position bigint NOT NULL
-)
-"""
+_FIND = "SELECT to_regclass(%s) IS NOT NULL AS found"
 
 _READ = "SELECT position FROM {table} WHERE id = 1"
 
@@ -40,14 +39,24 @@ class RelayPositions:
     def __init__(self, datastore: PostgresDatastore) -> None:
         self._datastore = datastore
         table = sql.Identifier(datastore.schema or "public", POSITION_TABLE)
-        self._create, self._read, self.write_statement = (
-            sql.SQL(text).format(table=table) for text in (_CREATE, _READ, _WRITE)
+        self._table = table.as_string(None)
+        self._read, self.write_statement = (
+            sql.SQL(text).format(table=table) for text in (_READ, _WRITE)
         )
 
-    def create_table(self) -> None:
-        """Create the position table if it is missing."""
-        with self._datastore.transaction(commit=True) as curs:
-            curs.execute(self._create)
+    def check_table(self) -> None:
+        """Refuse to start (StoreRefused) if the position table is missing: not migrated."""
+        with self._datastore.transaction(commit=False) as curs:
+            curs.execute(_FIND, (self._table,))
+            row = curs.fetchone()
+        if row is None or not row["found"]:
+            raise StoreRefused(
+                f"{StoreRefused.title}: no table {self._table} "
+                "(run `switchyard db migrate`, or start with SWITCHYARD_CREATE_TABLES=true)"
+            )
+
+    create_table = check_table
+    """The publisher's older name for `check_table`: the relay no longer creates it."""
 
     def read(self) -> int:
         """The last acknowledged notification id (0 before the first)."""

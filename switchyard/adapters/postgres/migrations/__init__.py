@@ -1,0 +1,1 @@
+"""Alembic's environment and revisions of switchyard's tables (`adapters.postgres.migrate`)."""

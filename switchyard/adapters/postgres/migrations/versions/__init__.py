@@ -1,0 +1,1 @@
+"""The revisions, oldest first: each creates or changes switchyard's tables."""
