@@ -326,3 +326,12 @@ def test_db_migrate_applies_the_migrations_and_prints_the_revision(
     assert current_revision(database_url, schema) == head_revision()
     tables = {row[0] for row in describe(database_url, schema)["columns"]}
     assert {"switchyard_events", PLANS, TASKS, POSITION_TABLE} <= tables
+
+
+def test_a_schema_migrated_by_a_newer_release_is_left_alone(database_url: str, schema: str) -> None:
+    migrate(database_url, schema)
+    table = sql.Identifier(schema, VERSION_TABLE)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("UPDATE {} SET version_num = 'from-a-newer-release'").format(table))
+    assert migrate(database_url, schema) == "from-a-newer-release"
+    assert current_revision(database_url, schema) == "from-a-newer-release"

@@ -8,6 +8,8 @@ idempotent and safe with many processes starting at once:
   takes no lock at all. (DDL such as `CREATE INDEX IF NOT EXISTS` locks its
   table even when there is nothing to do, and once deadlocked a running
   worker's save when a CLI command started.)
+- A schema at a revision this code does not know was migrated by a newer
+  release (a rolling deploy): it is left as it is, with a warning.
 - Otherwise it upgrades in one transaction holding an advisory lock keyed by
   the schema. A process that waited for the lock finds the work done (Alembic
   reads the revision again under the lock) and changes nothing.
@@ -19,6 +21,7 @@ its own name keeps it apart from any other Alembic user of that schema.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,8 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
 
 VERSION_TABLE = "switchyard_alembic_version"
 """Alembic's table of the revision a schema is at."""
@@ -49,8 +54,14 @@ def migrate(connect: Connect, schema: str) -> str:
         with engine.connect() as conn:
             head = head_revision()
             with conn.begin():
-                if _current(conn, schema) == head:
-                    return head
+                current = _current(conn, schema)
+            if current == head:
+                return head
+            if current is not None and current not in known_revisions():
+                # A newer release migrated this schema (a rolling deploy): its changes
+                # are additive, so this process runs on; it must not downgrade them.
+                log.warning("the database's tables are at %s, newer than this release", current)
+                return current
             with conn.begin():
                 conn.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
@@ -70,6 +81,12 @@ def current_revision(connect: Connect, schema: str) -> str | None:
             return _current(conn, schema)
     finally:
         engine.dispose()
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code knows."""
+    return frozenset(r.revision for r in ScriptDirectory(str(MIGRATIONS)).walk_revisions())
 
 
 @functools.cache

@@ -89,7 +89,7 @@ class Relay:
             self._reader.close()
 
     async def _run(self) -> None:
-        await asyncio.to_thread(self._positions.create_table)
+        await asyncio.to_thread(self._positions.check_table)
         while not self._stop.is_set():
             try:
                 if await asyncio.to_thread(self._lock.try_acquire):

@@ -55,8 +55,6 @@ class RelayPositions:
                 "(run `switchyard db migrate`, or start with SWITCHYARD_CREATE_TABLES=true)"
             )
 
-    create_table = check_table
-    """The publisher's older name for `check_table`: the relay no longer creates it."""
 
     def read(self) -> int:
         """The last acknowledged notification id (0 before the first)."""
