@@ -106,9 +106,9 @@ def test_a_dead_downstream_opens_its_breaker_and_is_not_hammered(remote_app: Swi
     remote = Remote(down={"down:1"})
     breakers = CircuitBreakers(THRESHOLD, open_seconds=1.0)
     notifier = Recorder()
-    remote = {"targetVersion": "2", "endpoints": ["h:1"]}
-    configs = [tenant(n, "down", **remote) for n in ("d0", "d1", "d2", "d3")]
-    request = plan_request(*configs, tenant("u0", "up", **remote), max_concurrency=5)
+    fields = {"targetVersion": "2", "endpoints": ["h:1"]}
+    configs = [tenant(n, "down", **fields) for n in ("d0", "d1", "d2", "d3")]
+    request = plan_request(*configs, tenant("u0", "up", **fields), max_concurrency=5)
     created = remote_app.create_plan(request, "ci")
     *down_ids, up_id = created.task_ids
     settings = Settings(database_url=None, breaker_max_waits=1)
