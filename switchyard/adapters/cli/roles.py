@@ -21,13 +21,14 @@ WorkersOption = Annotated[
 
 
 def configure_logging() -> None:
-    """INFO lines with time and source; the Kafka client kept to its critical errors.
+    """INFO lines with time and source; the Kafka client and Alembic kept to their errors.
 
     aiokafka logs every failed connection attempt; the relay reports an outage
     itself, once when it starts and once when it ends, with the broker's error.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # switchyard says what it migrated
 
 
 def stop_on_signals() -> threading.Event:

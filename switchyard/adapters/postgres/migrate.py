@@ -68,6 +68,7 @@ def migrate(connect: Connect, schema: str) -> str:
                     {"key": f"switchyard.migrate:{schema}"},
                 )
                 command.upgrade(alembic_config(schema, conn), "head")
+            log.info("switchyard's tables in schema %s: migrated to %s", schema, head)
             return head
     finally:
         engine.dispose()
