@@ -153,17 +153,24 @@ def test_the_webhook_receives_a_permanent_failure(app: Switchyard) -> None:
     assert received["failureType"] == FailureType.FATAL
 
 
-def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switchyard) -> None:
-    request = probe_plan("acme")
-    task_id = app.create_plan(request, "ci").task_ids[0]
+def abandon(app: Switchyard, mid_stage: bool) -> UUID:
+    """A task whose worker claimed it (and maybe began its first stage), then died."""
+    task_id = app.create_plan(probe_plan("acme"), "ci").task_ids[0]
     recorder: Any = app.recorder
     leases = PostgresLeases(recorder.datastore, recorder.channel_name)
     first = leases.claim("worker-a", ttl_seconds=0.05)
     assert first is not None
     abandoned = app.get_task(task_id)
     abandoned.claim("worker-a", first.fence, abandoned.created_on)
+    if mid_stage:
+        abandoned.begin_stage(first.fence)
     app.save_fenced(abandoned, first)
     leases.close()
+    return task_id
+
+
+def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switchyard) -> None:
+    task_id = abandon(app, mid_stage=False)
     notifier = Recorder(broken=True)
     with running_scheduler(app, {"probe": Probe()}, notifier=notifier):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 30)
@@ -175,17 +182,7 @@ def test_a_takeover_is_notified_and_a_failing_notifier_loses_no_work(app: Switch
 
 
 def test_a_takeover_names_the_stage_it_interrupted(app: Switchyard) -> None:
-    request = probe_plan("acme")
-    task_id = app.create_plan(request, "ci").task_ids[0]
-    recorder: Any = app.recorder
-    leases = PostgresLeases(recorder.datastore, recorder.channel_name)
-    first = leases.claim("worker-a", ttl_seconds=0.05)
-    assert first is not None
-    crashed = app.get_task(task_id)
-    crashed.claim("worker-a", first.fence, crashed.created_on)
-    crashed.begin_stage(first.fence)  # and then worker-a died mid-stage
-    app.save_fenced(crashed, first)
-    leases.close()
+    task_id = abandon(app, mid_stage=True)
     notifier = Recorder()
     with running_scheduler(app, {"probe": Probe()}, notifier=notifier):
         wait_until(lambda: app.describe_task(task_id).status == TaskStatus.COMPLETED, 30)
