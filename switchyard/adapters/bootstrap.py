@@ -309,5 +309,5 @@ def container(
     with ExitStack() as stack:
         app = bootstrap(settings, env=env)
         stack.callback(app.close)
-        stack.callback(stop.set)  # runs first: roles stop before their parts close
+        stack.callback(stop.set)  # last before the application closes (the stack is LIFO)
         yield Container(settings, app, stop, stack)
