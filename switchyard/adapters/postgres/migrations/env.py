@@ -11,13 +11,14 @@ from alembic import context
 
 from switchyard.adapters.postgres.migrate import VERSION_TABLE
 from switchyard.adapters.postgres.tables import metadata
+from switchyard.projections.tables import read_metadata
 
 config = context.config
 if context.is_offline_mode():
     raise RuntimeError("switchyard's migrations run against a database, not as a script")
 context.configure(
     connection=config.attributes["connection"],
-    target_metadata=metadata,
+    target_metadata=[metadata, read_metadata],
     version_table=VERSION_TABLE,
     version_table_schema=config.attributes["schema"],
 )

@@ -1,0 +1,80 @@
+"""Roll-ups recomputed from the task rows: a plan's counts and status, a tenant's summary.
+
+Never incremented: each is computed afresh from the rows of its tasks, so it is
+the same whatever order the events of different aggregates arrived in. The plan
+row is locked first (created as a stub if its `Created` has not arrived), so two
+transactions that change tasks of one plan recompute it one after the other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert
+
+from switchyard.domain.status import TaskStatus, derive_plan_status
+from switchyard.projections.tables import plans, tasks, tenants
+
+_FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "ROLLED_BACK", "ROLLBACK_FAILED"})
+
+
+def recompute_plan(conn: Connection, plan_id: str) -> None:
+    """Lock the plan's row, then set its counts, progress and status from its tasks' rows."""
+    stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
+    conn.execute(
+        insert(plans)
+        .values(plan_id=plan_id, stages_done=0, stages_total=0, **stub)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(select(plans.c.plan_id).where(plans.c.plan_id == plan_id).with_for_update())
+    rows = conn.execute(
+        select(
+            tasks.c.status, tasks.c.completed_stages, tasks.c.total_stages, tasks.c.finished_at
+        ).where(tasks.c.plan_id == plan_id)
+    ).all()
+    counts = Counter(row.status for row in rows)
+    finished = [r.finished_at for r in rows if r.status in _FINISHED and r.finished_at]
+    done = bool(rows) and len(finished) == len(rows)
+    conn.execute(
+        plans.update()
+        .where(plans.c.plan_id == plan_id)
+        .values(
+            status=derive_plan_status(TaskStatus(s) for s in counts.elements())
+            if rows
+            else "QUEUED",
+            task_counts=dict(sorted(counts.items())),
+            tasks_total=len(rows),
+            stages_done=sum(row.completed_stages for row in rows),
+            stages_total=sum(row.total_stages for row in rows),
+            finished_at=max(finished) if done else None,
+        )
+    )
+
+
+def recompute_tenant(conn: Connection, tenant_id: str) -> None:
+    """Lock the tenant's row, then set its version and latest task from its tasks' rows."""
+    conn.execute(insert(tenants).values(tenant_id=tenant_id).on_conflict_do_nothing())
+    conn.execute(
+        select(tenants.c.tenant_id).where(tenants.c.tenant_id == tenant_id).with_for_update()
+    )
+    mine = tasks.c.tenant_id == tenant_id
+    latest = conn.execute(
+        select(tasks).where(mine).order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc())
+    ).first()
+    switched = conn.execute(
+        select(tasks)
+        .where(mine & (tasks.c.status == "COMPLETED"))
+        .order_by(tasks.c.finished_at.desc(), tasks.c.task_id.desc())
+    ).first()
+    conn.execute(
+        tenants.update()
+        .where(tenants.c.tenant_id == tenant_id)
+        .values(
+            service_type=None if latest is None else latest.service_type,
+            latest_task=None if latest is None else latest.task_id,
+            latest_task_status=None if latest is None else latest.status,
+            version=None if switched is None else switched.target_version,
+            switched_by_task=None if switched is None else switched.task_id,
+        )
+    )
