@@ -1,0 +1,143 @@
+"""The SREs' queries on the read tables: filters and keyset pages return exactly the right
+rows (none unseen, none twice), and each query's plan uses an index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from switchyard.adapters.kafka.examples import scenario
+from switchyard.adapters.postgres.read_store import apply
+from switchyard.projections.events import ProjectedEvent, from_message
+from switchyard.projections.queries import AuditRow, PlanCursor, audit, list_plans
+from tests.integration.test_read_model import engines as engines
+
+
+@pytest.fixture()
+def history(engines: tuple[Engine, Engine]) -> Iterator[tuple[Connection, list[ProjectedEvent]]]:
+    """The scenario's events, applied; a connection to the tables and the events."""
+    engine, _ = engines
+    events = [from_message(p.record.headers, p.record.value) for p in scenario()]
+    with engine.connect() as conn:
+        apply(conn, events)
+        with conn.begin():
+            yield conn, events
+
+
+def paged(conn: Connection, page: int, **filters: Any) -> list[AuditRow]:
+    """Every audit row the filters give, read `page` rows at a time."""
+    found: list[AuditRow] = []
+    while True:
+        rows = audit(conn, limit=page, after=found[-1].sequence if found else None, **filters)
+        found += rows
+        if len(rows) < page:
+            return found
+
+
+def test_audit_filters_return_exactly_the_matching_events(
+    history: tuple[Connection, list[ProjectedEvent]],
+) -> None:
+    conn, events = history
+    task = next(e.aggregate_id for e in events if e.aggregate_type == "Task")
+    middle = sorted(e.time for e in events)[len(events) // 2]
+    cases: list[tuple[dict[str, Any], list[ProjectedEvent]]] = [
+        ({}, events),
+        ({"task": task}, [e for e in events if e.aggregate_id == task]),
+        ({"tenant": "acme"}, [e for e in events if e.tenant_id == "acme"]),
+        ({"actor": "cli:bob"}, [e for e in events if e.actor == "cli:bob"]),
+        ({"type": "StageStarted"}, [e for e in events if e.name == "StageStarted"]),
+        (
+            {"type": "Plan.Created"},
+            [e for e in events if e.aggregate_type == "Plan" and e.name == "Created"],
+        ),
+        ({"since": middle}, [e for e in events if e.time >= middle]),
+        (
+            {"until": middle, "tenant": "globex"},
+            [e for e in events if e.time < middle and e.tenant_id == "globex"],
+        ),
+    ]
+    plan = next(e.plan_id for e in events if e.plan_id is not None)
+    cases.append(({"plan": plan}, [e for e in events if e.plan_id == plan]))
+    for filters, expected in cases:
+        newest = sorted((e.sequence for e in expected), reverse=True)
+        assert newest, filters
+        assert [r.sequence for r in paged(conn, 4, **filters)] == newest, filters
+        oldest = paged(conn, 3, oldest_first=True, **filters)
+        assert [r.sequence for r in oldest] == newest[::-1], filters
+
+
+def test_plans_are_listed_newest_first_in_pages(
+    history: tuple[Connection, list[ProjectedEvent]],
+) -> None:
+    conn, events = history
+    created = [e for e in events if e.aggregate_type == "Plan" and e.name == "Created"]
+    newest = [
+        e.aggregate_id
+        for e in sorted(created, key=lambda e: (e.time, e.aggregate_id), reverse=True)
+    ]
+    found: list[str] = []
+    cursor: PlanCursor | None = None
+    while True:
+        page = list_plans(conn, limit=1, after=cursor)
+        if not page:
+            break
+        found += [p.plan_id for p in page]
+        last = page[-1]
+        assert last.created_at is not None
+        cursor = PlanCursor(last.created_at, last.plan_id)
+    assert found == newest
+    assert [p.plan_id for p in list_plans(conn, actor="cli:alice")] == [
+        e.aggregate_id
+        for e in sorted(created, key=lambda e: e.time, reverse=True)
+        if e.actor == "cli:alice"
+    ]
+    since = sorted(e.time for e in created)[1]
+    assert len(list_plans(conn, since=since)) == len(created) - 1
+    for plan in list_plans(conn):
+        assert list_plans(conn, status=plan.status)
+
+
+def _plan_of(conn: Connection, query: str, **params: Any) -> str:
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    lines = conn.execute(text(f"EXPLAIN {query}"), params).scalars().all()
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("query", "params"),
+    [
+        (
+            "SELECT * FROM switchyard_read_audit WHERE tenant_id = :v ORDER BY sequence DESC",
+            "acme",
+        ),
+        (
+            "SELECT * FROM switchyard_read_audit WHERE aggregate_id = :v ORDER BY sequence DESC",
+            "x",
+        ),
+        (
+            "SELECT * FROM switchyard_read_audit WHERE actor = :v ORDER BY sequence DESC",
+            "cli:bob",
+        ),
+        (
+            "SELECT * FROM switchyard_read_audit WHERE plan_id = :v ORDER BY sequence DESC",
+            "x",
+        ),
+        (
+            "SELECT * FROM switchyard_read_plans ORDER BY created_at DESC, plan_id DESC LIMIT 10",
+            None,
+        ),
+        (
+            "SELECT * FROM switchyard_read_plans WHERE status = :v ORDER BY created_at DESC",
+            "QUEUED",
+        ),
+    ],
+)
+def test_queries_use_an_index(
+    history: tuple[Connection, list[ProjectedEvent]], query: str, params: str | None
+) -> None:
+    conn, _ = history
+    plan = _plan_of(conn, query, **({} if params is None else {"v": params}))
+    assert "Index" in plan and "Seq Scan" not in plan, plan
