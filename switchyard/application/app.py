@@ -22,7 +22,12 @@ from switchyard.application.guards import GuardedStore, WriteGuards
 from switchyard.application.planning import new_plan
 from switchyard.application.ports import Claim
 from switchyard.application.scheduling import scheduling_rows
-from switchyard.application.tenant_order import blocking_task, current_task, superseding_task
+from switchyard.application.tenant_order import (
+    WAITING,
+    blocking_task,
+    current_task,
+    superseding_task,
+)
 from switchyard.application.topics import register_moved_topics
 from switchyard.application.tracing import TracingMapper
 from switchyard.application.transcodings import register_event_transcodings
@@ -285,6 +290,8 @@ class Switchyard(Application[UUID]):
 
     def _waiting_for(self, task: Task) -> TaskRef | None:
         """The older unfinished task of the same tenant that this waiting task waits for."""
+        if task.status not in WAITING:
+            return None  # only a waiting task waits: no need to read the tenant's list
         tenant_tasks = self._tenant_tasks(task.tenant_id)
         if tenant_tasks is None:
             return None

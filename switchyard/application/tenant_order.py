@@ -56,7 +56,7 @@ def current_task(task_ids: Sequence[UUID], load: LoadTask) -> Task:
 
 def blocking_task(task: Task, task_ids: Sequence[UUID], load: LoadTask) -> Task | None:
     """The nearest older unfinished task of the tenant that a waiting task waits for."""
-    if task.status not in WAITING or task.id not in task_ids:
+    if task.id not in task_ids:
         return None
     older = task_ids[: task_ids.index(task.id)]
     for task_id in reversed(older):

@@ -18,7 +18,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from sqlalchemy import create_engine
 
 from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.postgres.event_store import TransactionalRecorder
@@ -35,6 +34,7 @@ from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import StoreRefused
 from switchyard.domain.status import UNFINISHED
 from switchyard.projections.tables import read_metadata
+from tests.support.postgres import schema_engine
 
 CLI = str(Path(sys.executable).parent / "switchyard")
 
@@ -251,13 +251,7 @@ def test_an_up_to_date_store_starts_without_waiting_for_table_locks(
 def test_the_tables_module_describes_the_migrated_schema(database_url: str, schema: str) -> None:
     migrate(database_url, schema)
 
-    def in_schema() -> psycopg.Connection[Any]:
-        conn = psycopg.connect(database_url, autocommit=True)
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.autocommit = False
-        return conn
-
-    engine = create_engine("postgresql+psycopg://", creator=in_schema)
+    engine = schema_engine(database_url, schema)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(

@@ -8,10 +8,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 
 from switchyard.adapters.kafka.examples import scenario
 from switchyard.adapters.postgres.migrate import migrate
@@ -20,6 +18,7 @@ from switchyard.projections.apply import held_events
 from switchyard.projections.events import ProjectedEvent, from_message
 from switchyard.projections.tables import plans, positions, read_metadata, tasks, tenants
 from tests.integration.test_migrations import fresh_schema
+from tests.support.postgres import schema_engine
 
 BOOKKEEPING = {positions.name}
 """Tables whose rows are not the read model's (the positions are the caller's)."""
@@ -33,14 +32,7 @@ def messages() -> list[ProjectedEvent]:
 
 def _engine(database_url: str, schema: str) -> Engine:
     migrate(database_url, schema)
-
-    def in_schema() -> psycopg.Connection[Any]:
-        conn = psycopg.connect(database_url, autocommit=True)
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.autocommit = False
-        return conn
-
-    return create_engine("postgresql+psycopg://", creator=in_schema)
+    return schema_engine(database_url, schema)
 
 
 @pytest.fixture()

@@ -4,12 +4,9 @@ order equal a rebuild from the event store, swapped in while the old tables answ
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from switchyard.adapters.postgres.read_store import apply
 from switchyard.adapters.postgres.rebuild import rebuild
@@ -20,6 +17,7 @@ from switchyard.projections.events import ProjectedEvent, from_message
 from tests.integration.test_read_model import engines as engines
 from tests.integration.test_read_model import rows
 from tests.support.builders import probe_plan
+from tests.support.postgres import schema_engine
 from tests.support.schedulers import Probe, running_scheduler
 from tests.support.waiting import wait_until
 
@@ -29,13 +27,7 @@ def store_engine(app: Switchyard, database_url: str, pg_env: dict[str, str]) -> 
     """An engine on the application's schema (migrated at its start, read tables included)."""
     schema = pg_env["POSTGRES_SCHEMA"]
 
-    def in_schema() -> psycopg.Connection[Any]:
-        conn = psycopg.connect(database_url, autocommit=True)
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.autocommit = False
-        return conn
-
-    engine = create_engine("postgresql+psycopg://", creator=in_schema)
+    engine = schema_engine(database_url, schema)
     yield engine
     engine.dispose()
 

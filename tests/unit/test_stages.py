@@ -18,24 +18,9 @@ from switchyard.application.stages import StageRunner
 from switchyard.domain.request import TenantConfig
 from switchyard.domain.stage_factory import StageFactory
 from switchyard.domain.values import FailureType, StageDefinition, StepDefinition
+from tests.support.clock import FakeClock
 
 CONTEXT = StepContext(uuid.uuid4(), uuid.uuid4(), "acme", "2", fence=1)
-
-
-class Clock:
-    """A monotonic clock that the runner's sleep moves forward."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Record the wait and let that much time pass."""
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -82,7 +67,7 @@ def stage(target: str, attempts: int = 1) -> StageDefinition:
 
 
 def runner(
-    downstream: Downstream, clock: Clock, threshold: int = 3, max_quiet_waits: int = 2
+    downstream: Downstream, clock: FakeClock, threshold: int = 3, max_quiet_waits: int = 2
 ) -> StageRunner:
     """A runner on the fake clock, with breakers opening after `threshold` failures."""
     breakers = CircuitBreakers(threshold, open_seconds=30.0, clock=clock)
@@ -96,7 +81,7 @@ def runner(
 
 class TestDecisions:
     def test_a_retryable_failure_is_retried_per_the_policy_then_exhausted(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.IO})
         run = runner(downstream, clock, threshold=10).run(stage("db", attempts=3), CONTEXT)
         assert run.failure is not None and run.failure.type == FailureType.IO
         assert run.retries_exhausted
@@ -104,7 +89,7 @@ class TestDecisions:
         assert clock.slept == [1.0, 1.0]
 
     def test_a_client_error_fails_at_once(self) -> None:
-        clock, downstream = Clock(), Downstream({"api": FailureType.CLIENT_ERROR})
+        clock, downstream = FakeClock(), Downstream({"api": FailureType.CLIENT_ERROR})
         run = runner(downstream, clock).run(stage("api", attempts=5), CONTEXT)
         assert run.failure is not None and run.failure.type == FailureType.CLIENT_ERROR
         assert not run.retries_exhausted
@@ -112,24 +97,24 @@ class TestDecisions:
 
     def test_an_executor_bug_fails_as_unknown(self) -> None:
         step = StepDefinition("crash", {"retry": {"maxAttempts": 3, "fixed": "1s"}})
-        run = runner(Downstream(), Clock()).run(StageDefinition("S", (step,)), CONTEXT)
+        run = runner(Downstream(), FakeClock()).run(StageDefinition("S", (step,)), CONTEXT)
         assert run.failure is not None and run.failure.type == FailureType.UNKNOWN
         assert not run.retries_exhausted
 
     def test_a_step_kind_without_executor_is_fatal(self) -> None:
         step = StepDefinition("nobody", {})
-        run = runner(Downstream(), Clock()).run(StageDefinition("S", (step,)), CONTEXT)
+        run = runner(Downstream(), FakeClock()).run(StageDefinition("S", (step,)), CONTEXT)
         assert run.failure is not None and run.failure.type == FailureType.FATAL
 
     def test_a_successful_stage_records_each_steps_result(self) -> None:
-        run = runner(Downstream(), Clock()).run(stage("db"), CONTEXT)
+        run = runner(Downstream(), FakeClock()).run(stage("db"), CONTEXT)
         assert run.failure is None
         assert run.result == {"steps": [{"target": "db"}]}
 
 
 class TestBreakers:
     def test_an_open_breaker_fails_fast_without_calling(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.TIMEOUT})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.TIMEOUT})
         stages = runner(downstream, clock, threshold=3, max_quiet_waits=0)
         stages.run(stage("db", attempts=3), CONTEXT)
         assert stages.breakers.state("db") == BreakerState.OPEN
@@ -139,7 +124,7 @@ class TestBreakers:
         assert downstream.calls["db"] == 3, "an open breaker let a call through"
 
     def test_other_targets_are_unaffected(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.IO})
         stages = runner(downstream, clock, threshold=3, max_quiet_waits=0)
         stages.run(stage("db", attempts=3), CONTEXT)
         run = stages.run(stage("cache"), CONTEXT)
@@ -147,7 +132,7 @@ class TestBreakers:
         assert stages.breakers.state("cache") == BreakerState.CLOSED
 
     def test_quiet_waits_last_the_open_period_and_spend_no_attempt(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.IO})
         stages = runner(downstream, clock, threshold=2, max_quiet_waits=5)
         run = stages.run(stage("db", attempts=3), CONTEXT)
         # 2 failures open it; the quiet wait ends the open period; the trial is attempt 3.
@@ -157,7 +142,7 @@ class TestBreakers:
         assert run.retries_exhausted
 
     def test_the_trial_after_the_open_period_closes_the_breaker_on_success(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.IO})
         stages = runner(downstream, clock, threshold=2, max_quiet_waits=0)
         stages.run(stage("db", attempts=2), CONTEXT)
         del downstream.failures["db"]
@@ -166,7 +151,7 @@ class TestBreakers:
         assert stages.breakers.state("db") == BreakerState.CLOSED
 
     def test_gives_up_after_the_quiet_wait_limit(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.IO})
         stages = runner(downstream, clock, threshold=1, max_quiet_waits=2)
         stages.run(stage("db"), CONTEXT)
         clock.slept.clear()
@@ -179,13 +164,13 @@ class TestBreakers:
         assert run.retries_exhausted
 
     def test_a_client_error_does_not_count_against_the_breaker(self) -> None:
-        clock, downstream = Clock(), Downstream({"api": FailureType.CLIENT_ERROR})
+        clock, downstream = FakeClock(), Downstream({"api": FailureType.CLIENT_ERROR})
         stages = runner(downstream, clock, threshold=1)
         stages.run(stage("api"), CONTEXT)
         assert stages.breakers.state("api") == BreakerState.CLOSED
 
     def test_an_undo_goes_through_the_same_breaker(self) -> None:
-        clock, downstream = Clock(), Downstream({"db": FailureType.IO})
+        clock, downstream = FakeClock(), Downstream({"db": FailureType.IO})
         stages = runner(downstream, clock, threshold=1, max_quiet_waits=0)
         stages.run(stage("db"), CONTEXT)
         failure = stages.undo(stage("db"), {"steps": [{"target": "db"}]}, CONTEXT)
@@ -219,7 +204,7 @@ class TestShutdown:
 
 class TestStageTimeout:
     def test_no_retry_is_waited_for_past_the_stage_timeout(self) -> None:
-        clock = Clock()
+        clock = FakeClock()
         downstream = Downstream(failures={"redis": FailureType.IO})
         runner = StageRunner({"call": downstream}, sleep=clock.sleep, monotonic=clock)
         step = StepDefinition(
@@ -231,7 +216,7 @@ class TestStageTimeout:
         assert clock.now <= 35
 
     def test_a_running_step_sees_the_time_left_before_the_stage_timeout(self) -> None:
-        clock, seen = Clock(), list[float | None]()
+        clock, seen = FakeClock(), list[float | None]()
 
         class Waiting(Downstream):
             def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
@@ -246,7 +231,7 @@ class TestStageTimeout:
         assert CONTEXT.seconds_left() is None
 
     def test_a_stage_within_its_timeout_is_not_affected(self) -> None:
-        clock = Clock()
+        clock = FakeClock()
         runner = StageRunner({"call": Downstream()}, sleep=clock.sleep, monotonic=clock)
         step = StepDefinition("call", {"target": "redis"})
         run = runner.run(StageDefinition("Write", (step, step), timeout_seconds=1), CONTEXT)
@@ -284,7 +269,7 @@ class TestBuiltInRecipes:
     def test_the_config_update_survives_one_transient_redis_error(
         self, failure: FailureType
     ) -> None:
-        clock, redis_write = Clock(), Flaky(failures=1, type=failure)
+        clock, redis_write = FakeClock(), Flaky(failures=1, type=failure)
         runner = StageRunner({"redis-write": redis_write}, sleep=clock.sleep, monotonic=clock)
         run = runner.run(built_in_stage("ConfigUpdate"), CONTEXT)
         assert run.failure is None, "lost write: one transient error failed the switch"
@@ -292,7 +277,7 @@ class TestBuiltInRecipes:
         assert len(clock.slept) == 1 and 0.25 <= clock.slept[0] <= 5.0
 
     def test_the_broadcast_gives_up_after_four_attempts(self) -> None:
-        clock, redis_publish = Clock(), Flaky(failures=10)
+        clock, redis_publish = FakeClock(), Flaky(failures=10)
         runner = StageRunner({"redis-publish": redis_publish}, sleep=clock.sleep, monotonic=clock)
         run = runner.run(built_in_stage("Broadcast"), CONTEXT)
         assert run.failure is not None and run.failure.type == FailureType.IO

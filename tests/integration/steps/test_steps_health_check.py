@@ -17,6 +17,7 @@ from switchyard.adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolve
 from switchyard.application.ports import StepContext, StepExecutor, StepFailed
 from switchyard.application.stages import StageRunner
 from switchyard.domain.values import FailureType, StageDefinition
+from tests.support.clock import FakeClock
 from tests.support.steps import DEADLINE, broadcast, health
 from tests.support.waiting import wait_until
 
@@ -72,22 +73,6 @@ def test_health_check_fails_after_max_attempts_when_an_instance_is_stuck(
     assert failure.value.type == FailureType.HEALTH_CHECK
     assert set(failure.value.details["lagging"]) == {stuck}
     assert sleeps == [0.01] * 3
-
-
-class FakeClock:
-    """A monotonic clock that only the sleeps it is given move forward."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Record the wait and let that much time pass."""
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_health_check_stops_polling_at_the_stage_timeout(
