@@ -113,7 +113,8 @@ class StageRunner:
             try:
                 results.append(self._attempt(step, context, undo=None, deadline=deadline))
             except _GaveUp as gave_up:
-                failure = FailureInfo(gave_up.failure.type, gave_up.failure.message)
+                stopped = gave_up.failure
+                failure = FailureInfo(stopped.type, stopped.message, stopped.details)
                 return StageRun({"steps": results}, failure, gave_up.exhausted)
         return StageRun({"steps": results})
 

@@ -70,19 +70,23 @@ class StageDefinition:
 
 @dataclass(frozen=True)
 class FailureInfo:
-    """Why something failed: a failure type and a message for people."""
+    """Why something failed: its type, a message for people, and what the step saw (if any)."""
 
     type: FailureType
     message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
-        """Give the failure as plain JSON data."""
-        return {"type": str(self.type), "message": self.message}
+        """Give the failure as plain JSON data (`details` only when there are some, so a
+        failure without them has the shape it had before they were kept)."""
+        data: dict[str, Any] = {"type": str(self.type), "message": self.message}
+        return {**data, "details": dict(self.details)} if self.details else data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> FailureInfo:
-        """Rebuild a failure from `to_data` output."""
-        return cls(type=FailureType(data["type"]), message=data["message"])
+        """Rebuild a failure from `to_data` output (recorded before details were kept, too)."""
+        details = dict(data.get("details") or {})
+        return cls(type=FailureType(data["type"]), message=data["message"], details=details)
 
 
 @dataclass(frozen=True)

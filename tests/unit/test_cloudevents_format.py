@@ -21,6 +21,7 @@ from eventsourcing.persistence import Notification, Transcoder, TranscodingNotRe
 from switchyard.adapters.kafka.format import KafkaRecord, sequence_header, to_record
 from switchyard.application.app import Switchyard
 from switchyard.application.tracing import trace_context
+from switchyard.domain.values import VALUE_TYPES
 from tests.support.builders import plan_request, run_stages, undo_stages
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -62,6 +63,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, enum.Enum):
         return plain(value.value)
+    if isinstance(value, VALUE_TYPES):  # stored as their `to_data()` (ValueAsData)
+        return plain(value.to_data())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -283,3 +283,20 @@ class TestBuiltInRecipes:
         assert run.failure is not None and run.failure.type == FailureType.IO
         assert run.retries_exhausted
         assert redis_publish.calls == 4
+
+
+class TestFailureDetails:
+    def test_a_failed_stage_keeps_what_the_step_saw(self) -> None:
+        class Seeing:
+            def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
+                """Fail, saying what was seen."""
+                raise StepFailed(FailureType.HEALTH_CHECK, "lagging", details={"reports": []})
+
+            def undo(
+                self, step: StepDefinition, recorded: Mapping[str, Any], context: StepContext
+            ) -> None:
+                """Nothing."""
+
+        stages = StageRunner({"see": Seeing()}, sleep=FakeClock().sleep)
+        run = stages.run(StageDefinition("S", (StepDefinition("see", {}),)), CONTEXT)
+        assert run.failure is not None and run.failure.details == {"reports": []}

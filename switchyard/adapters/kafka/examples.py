@@ -28,6 +28,7 @@ from switchyard.adapters.relay.attribution import Attribution, first_events
 from switchyard.adapters.steps.recipes import load_recipes
 from switchyard.application.app import Switchyard
 from switchyard.application.tracing import trace_context
+from switchyard.domain.healthcheck import InstanceReport
 from switchyard.domain.stage_factory import StageFactory
 from switchyard.domain.task import Task
 from switchyard.domain.values import FailureInfo, FailureType, StageDefinition
@@ -117,7 +118,7 @@ class _Run:
             if failure is not None:
                 task.fail_stage(index, failure, fence)
                 return
-            task.complete_stage(index, _result(task.stages[index]), fence, self.now)
+            task.complete_stage(index, _result(task.stages[index], self.now), fence, self.now)
             _begin_next(task, fence)
 
         self._work(seconds, task_id, finish)
@@ -165,8 +166,8 @@ def _begin_next(task: Task, fence: int) -> None:
         task.begin_stage(fence)
 
 
-def _result(stage: StageDefinition) -> dict[str, Any]:
-    """What a stage's steps would record for their undo, shaped as each step kind does."""
+def _result(stage: StageDefinition, now: datetime) -> dict[str, Any]:
+    """What a stage's steps would record, shaped as each step kind does; health polls at `now`."""
     steps: list[Mapping[str, Any]] = []
     for step in stage.steps:
         if step.kind == "redis-write":
@@ -176,7 +177,11 @@ def _result(stage: StageDefinition) -> dict[str, Any]:
         elif step.kind == "redis-publish":
             steps.append({"receivers": 2})
         elif step.kind == "health-check":
-            steps.append({"instances": list(step.params["endpoints"]), "attempts": 2})
+            instances = [str(i) for i in step.params["endpoints"]]
+            expected = str(step.params["expectedVersion"])
+            reports = [InstanceReport(i, expected, now, matched=True) for i in instances]
+            recorded = [report.to_data() for report in reports]
+            steps.append({"instances": instances, "attempts": 2, "reports": recorded})
         else:
             steps.append({})
     return {"steps": steps}

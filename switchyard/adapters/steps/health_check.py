@@ -8,11 +8,17 @@ as "not yet", like one that reports another version. It names no `target`:
 its instances are many, so no single circuit breaker covers it. The stage's
 timeout bounds the poll: no request outlasts it and no attempt is waited for
 past it; the step then fails with `timeout`, naming the instances still lagging.
+
+What each instance's last poll found (`domain.healthcheck.InstanceReport`: the
+version, the time in UTC, whether it matched) is recorded as `reports`, in the
+step's result when it passes and in its failure's details when it does not:
+the evidence a plan's report shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,7 +26,12 @@ import httpx
 from switchyard.adapters.steps.errors import param
 from switchyard.adapters.steps.resolvers import Resolver, resolve_instances
 from switchyard.application.ports import StepContext, StepFailed
-from switchyard.domain.healthcheck import HealthCheckSettings, health_url, resolve_health_check
+from switchyard.domain.healthcheck import (
+    HealthCheckSettings,
+    InstanceReport,
+    health_url,
+    resolve_health_check,
+)
 from switchyard.domain.retry import parse_duration
 from switchyard.domain.values import FailureType, StepDefinition
 
@@ -31,6 +42,14 @@ SHOWN_INSTANCES = 10
 """How many lagging instances a failure message names; the details hold them all."""
 
 
+Reports = dict[str, InstanceReport]
+"""Per instance, what its latest poll found."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class HealthCheck:
     """Polls the instances' health URLs until every one reports the expected version."""
 
@@ -39,13 +58,16 @@ class HealthCheck:
         http: httpx.Client,
         sleep: Callable[[float], None],
         resolvers: Mapping[str, Resolver],
+        now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._http = http
         self._sleep = sleep
         self._resolvers = resolvers
+        self._now = now
 
     def run(self, step: StepDefinition, context: StepContext) -> Mapping[str, Any]:
-        """Poll until all instances pass; record them and the attempts it took."""
+        """Poll until all instances pass; record them, the attempts it took and, per
+        instance, what its last poll found (version, time, whether it matched)."""
         expected = str(param(step, "expectedVersion"))
         try:
             settings = resolve_health_check(step.params)
@@ -59,75 +81,103 @@ class HealthCheck:
         if not instances:
             # All of none would pass: refuse rather than report a switch nobody made.
             raise StepFailed(FailureType.FATAL, "health-check: no instances to check")
-        lagging: dict[str, str] = {}
+        reports: Reports = {}
         for attempt in range(1, settings.max_attempts + 1):
-            lagging = self._lagging(instances, settings, expected, timeout, context)
-            if not lagging:
-                return {"instances": instances, "attempts": attempt}
+            reports = self._poll(instances, settings, expected, timeout, context, reports)
+            if all(report.matched for report in reports.values()):
+                return {"instances": instances, "attempts": attempt, **_evidence(reports)}
             if attempt < settings.max_attempts:
                 left = context.seconds_left()
                 if left is not None and left < settings.interval_seconds:
-                    raise _timed_out(lagging, len(instances))
+                    raise _timed_out(reports, settings)
                 self._sleep(settings.interval_seconds)
-        raise _failure(lagging, len(instances), expected, settings)
+        raise _failure(reports, expected, settings)
 
     def undo(self, step: StepDefinition, recorded: Mapping[str, Any], context: StepContext) -> None:
         """Nothing to undo: a health check changes nothing."""
 
-    def _lagging(
+    def _poll(
         self,
         instances: list[str],
         settings: HealthCheckSettings,
         expected: str,
         timeout: float,
         context: StepContext,
-    ) -> dict[str, str]:
-        """What each instance not yet on the expected version reported instead."""
-        lagging: dict[str, str] = {}
+        previous: Reports,
+    ) -> Reports:
+        """Poll every instance once; an instance the stage's timeout leaves unpolled keeps
+        its previous report (or one saying it was not checked), and the step fails."""
+        reports: Reports = {}
         for index, instance in enumerate(instances):
             left = context.seconds_left()
             if left == 0:
-                unchecked = {i: "not checked" for i in instances[index:]}
-                raise _timed_out({**lagging, **unchecked}, len(instances))
+                for unchecked in instances[index:]:
+                    reports[unchecked] = previous.get(unchecked) or _not_checked(unchecked)
+                raise _timed_out(reports, settings)
             url = health_url(instance, settings.path)
             limit = timeout if left is None else min(timeout, left)
-            reported = self._report(url, settings.version_key, expected, limit)
-            if reported is not None:
-                lagging[instance] = reported
-        return lagging
+            reports[instance] = self._report(instance, url, settings.version_key, expected, limit)
+        return reports
 
-    def _report(self, url: str, key: str, expected: str, timeout: float) -> str | None:
-        """None if the instance reports `expected`; else what it said instead."""
+    def _report(
+        self, instance: str, url: str, key: str, expected: str, timeout: float
+    ) -> InstanceReport:
+        """What the instance's health URL says: its version, or why it gave none."""
         try:
             response = self._http.get(url, timeout=timeout)
             body = response.json() if response.is_success else None
         except (httpx.HTTPError, ValueError) as exc:
-            return f"unreachable ({type(exc).__name__})"
+            return _no_version(instance, self._now(), f"unreachable ({type(exc).__name__})")
         if not response.is_success:
-            return f"HTTP {response.status_code}"
+            return _no_version(instance, self._now(), f"HTTP {response.status_code}")
         if not isinstance(body, dict):
-            return "no JSON object"
+            return _no_version(instance, self._now(), "no JSON object")
         value = body.get(key)
-        return None if value is not None and str(value) == expected else f"{key}={value!r}"
+        version = None if value is None else str(value)
+        problem = None if value is not None else f"no {key!r} in the body"
+        return InstanceReport(instance, version, self._now(), version == expected, problem)
 
 
-def _failure(
-    lagging: Mapping[str, str], total: int, expected: str, settings: HealthCheckSettings
-) -> StepFailed:
+def _no_version(instance: str, checked_at: datetime, problem: str) -> InstanceReport:
+    return InstanceReport(instance, None, checked_at, matched=False, problem=problem)
+
+
+def _not_checked(instance: str) -> InstanceReport:
+    return InstanceReport(instance, None, None, matched=False, problem="not checked")
+
+
+def _evidence(reports: Reports) -> dict[str, Any]:
+    """The recorded form of the reports (see `domain.healthcheck.recorded_reports`)."""
+    return {"reports": [report.to_data() for report in reports.values()]}
+
+
+def _lagging(reports: Reports, key: str) -> dict[str, str]:
+    """What each instance not on the expected version reported instead."""
+    return {
+        instance: report.problem or f"{key}={report.version!r}"
+        for instance, report in reports.items()
+        if not report.matched
+    }
+
+
+def _failure(reports: Reports, expected: str, settings: HealthCheckSettings) -> StepFailed:
+    lagging = _lagging(reports, settings.version_key)
     message = (
-        f"{len(lagging)} of {total} instances did not report {settings.version_key}"
+        f"{len(lagging)} of {len(reports)} instances did not report {settings.version_key}"
         f"={expected} after {settings.max_attempts} attempts: {_shown(lagging)}"
     )
-    details = {"lagging": dict(lagging), "attempts": settings.max_attempts}
+    details = {"lagging": lagging, "attempts": settings.max_attempts, **_evidence(reports)}
     return StepFailed(FailureType.HEALTH_CHECK, message, details=details)
 
 
-def _timed_out(lagging: Mapping[str, str], total: int) -> StepFailed:
+def _timed_out(reports: Reports, settings: HealthCheckSettings) -> StepFailed:
+    lagging = _lagging(reports, settings.version_key)
     message = (
-        f"the stage's timeout came while polling: {len(lagging)} of {total} instances"
+        f"the stage's timeout came while polling: {len(lagging)} of {len(reports)} instances"
         f" not yet on the version: {_shown(lagging)}"
     )
-    return StepFailed(FailureType.TIMEOUT, message, details={"lagging": dict(lagging)})
+    details = {"lagging": lagging, **_evidence(reports)}
+    return StepFailed(FailureType.TIMEOUT, message, details=details)
 
 
 def _shown(lagging: Mapping[str, str]) -> str:

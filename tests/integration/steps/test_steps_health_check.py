@@ -1,10 +1,12 @@
 """The `health-check` step against a simulated fleet: it passes once every instance
 reports the version, fails on a stuck one, stops at the stage's timeout, and finds
-instances through a registry or, when that fails, the fixed endpoints."""
+instances through a registry or, when that fails, the fixed endpoints; it records what each
+instance's last poll found, passed or failed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,9 +15,11 @@ import redis
 
 from switchyard.adapters.demo.fleet import Fleet
 from switchyard.adapters.steps import build_executors
+from switchyard.adapters.steps.health_check import HealthCheck
 from switchyard.adapters.steps.resolvers import DEGRADED_RESOLUTIONS, DnsResolver
 from switchyard.application.ports import StepContext, StepExecutor, StepFailed
 from switchyard.application.stages import StageRunner
+from switchyard.domain.healthcheck import InstanceReport, recorded_reports
 from switchyard.domain.values import FailureType, StageDefinition
 from tests.support.clock import FakeClock
 from tests.support.steps import DEADLINE, broadcast, health
@@ -53,6 +57,48 @@ def test_health_check_passes_once_all_instances_report_the_version(
     assert result["instances"] == endpoints
     assert result["attempts"] >= 1
     assert fleet.versions(tenant) == ["2.0.0"] * 3
+
+
+def test_health_check_records_what_each_instance_reported_and_when(
+    http: httpx.Client,
+    executors: dict[str, StepExecutor],
+    fleet: Fleet,
+    channel: str,
+    context: StepContext,
+    tenant: str,
+) -> None:
+    endpoints = fleet.add_tenant(tenant, instances=2)
+    polled_at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    pinned = HealthCheck(http, lambda _: None, {}, now=lambda: polled_at)
+
+    broadcast(executors, channel, context)
+    wait_until(lambda: fleet.versions(tenant) == ["2.0.0"] * 2, DEADLINE, "the fleet switches")
+    result = pinned.run(health(endpoints), context)
+
+    assert recorded_reports(result) == [
+        InstanceReport(instance, "2.0.0", polled_at, matched=True) for instance in endpoints
+    ]
+    assert result["reports"][0]["checkedAt"] == "2026-11-02T09:30:00+00:00"
+
+
+def test_a_failed_health_check_records_the_versions_it_saw_in_its_details(
+    executors: dict[str, StepExecutor],
+    fleet: Fleet,
+    context: StepContext,
+    refused_port: int,
+    tenant: str,
+) -> None:
+    (stuck,) = fleet.add_tenant(tenant, instances=1)  # reports 1.0.0 for good
+    unreachable = f"127.0.0.1:{refused_port}"
+
+    with pytest.raises(StepFailed) as failure:
+        executors["health-check"].run(health([stuck, unreachable], maxAttempts=2), context)
+
+    found = {r.instance: r for r in recorded_reports(failure.value.details)}
+    assert (found[stuck].version, found[stuck].matched) == ("1.0.0", False)
+    assert found[stuck].checked_at is not None and found[stuck].checked_at.tzinfo is not None
+    assert (found[unreachable].version, found[unreachable].matched) == (None, False)
+    assert found[unreachable].problem is not None
 
 
 def test_health_check_fails_after_max_attempts_when_an_instance_is_stuck(
