@@ -24,12 +24,17 @@ import redis
 from eventsourcing.postgres import PostgresApplicationRecorder
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from sqlalchemy import Engine
 
 from switchyard.adapters.embedded import postgres as embedded_postgres
 from switchyard.adapters.embedded.kafka import published_address, start_kafka
 from switchyard.adapters.embedded.redis import start_redis
 from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.adapters.postgres.persistence import event_store_env, store_errors
+from switchyard.adapters.postgres.read_store import read_engine
+from switchyard.adapters.postgres.rebuild import Progress, rebuild
+from switchyard.adapters.projector.config import ProjectorConfig
+from switchyard.adapters.projector.consumer import Projector
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.relay.publisher import Relay, build_relay
 from switchyard.adapters.scheduler.notifiers import (
@@ -240,6 +245,7 @@ class Container:
         self._stack = stack
         self._executors: Mapping[str, StepExecutor] | None = None
         self._servers: str | None = None
+        self._read_engine: Engine | None = None
 
     def executors(self) -> Mapping[str, StepExecutor]:
         """The step executors on REDIS_URL, or a private Redis (opened on first use)."""
@@ -252,6 +258,35 @@ class Container:
         if self._servers is None:
             self._servers = self._stack.enter_context(kafka_servers(self.settings))
         return self._servers
+
+    def read_engine(self) -> Engine:
+        """An engine on the read tables (the event store's database and schema)."""
+        if self._read_engine is None:
+            self._read_engine = engine = read_engine(self._recorder().datastore)
+            self._stack.callback(engine.dispose)
+        return self._read_engine
+
+    def rebuild_read_tables(self, progress: Progress | None = None) -> int:
+        """Rebuild the read tables from the event store and swap them in; the last sequence."""
+        recorder = self._recorder()
+        schema = recorder.datastore.schema or "public"
+        transcoder = self.app.mapper.transcoder
+        return rebuild(self.read_engine(), schema, recorder, transcoder, progress)
+
+    def _recorder(self) -> PostgresApplicationRecorder:
+        recorder = self.app.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            raise TypeError("the read tables need the PostgreSQL event store")
+        return recorder
+
+    def projector(
+        self,
+        config: ProjectorConfig | None = None,
+        on_assigned: Callable[[list[int]], None] | None = None,
+    ) -> Projector:
+        """A projector of the event topic into the read tables; `run()` it."""
+        config = config or ProjectorConfig.from_settings(self.settings, self.kafka_servers())
+        return Projector(self.read_engine(), config, self.stop, on_assigned)
 
     def scheduler(self, config: SchedulerConfig | None = None) -> SchedulerProcess:
         """A scheduler on the application, with the step executors; `run()` it."""

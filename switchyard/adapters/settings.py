@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     relay_max_backoff_seconds: float = Field(default=30.0, gt=0)
     relay_topic_check_seconds: float = Field(default=5.0, gt=0)
     relay_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    projector_group: str = "switchyard-projector"
+    projector_batch_size: int = Field(default=1000, ge=1)
+    read_wait_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("kafka_compression")
     @classmethod

@@ -125,6 +125,7 @@ audit = Table(
     Index("switchyard_read_audit_plan", "plan_id", "sequence"),
     Index("switchyard_read_audit_actor", "actor", "sequence"),
     Index("switchyard_read_audit_time", "time"),
+    Index("switchyard_read_audit_type", "event_type", "sequence"),
 )
 """One row per event: who did what to which aggregate, and when."""
 
@@ -154,5 +155,9 @@ positions = Table(
     Column("topic", Text, primary_key=True),
     Column("partition", Integer, primary_key=True, autoincrement=False),
     Column("next_offset", BigInteger, nullable=False),
+    Column("last_sequence", BigInteger),
+    Column("last_time", DateTime(timezone=True)),
+    Column("applied_at", DateTime(timezone=True)),
 )
-"""The projector's next offset per topic partition, committed with the rows."""
+"""The projector's next offset per topic partition, committed with the rows, and the
+sequence and time of the last event it applied there."""

@@ -29,7 +29,7 @@ from switchyard.adapters.postgres.migrate import (
 )
 from switchyard.adapters.postgres.scheduler_tables import PLANS, TASKS
 from switchyard.adapters.postgres.tables import metadata
-from switchyard.adapters.relay.store import POSITION_TABLE, RelayPositions
+from switchyard.adapters.relay.store import OFFSETS_TABLE, POSITION_TABLE, RelayPositions
 from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import StoreRefused
 from switchyard.domain.status import UNFINISHED
@@ -156,7 +156,7 @@ def test_migrate_from_an_empty_schema_creates_every_table(database_url: str, sch
     assert migrate(database_url, schema) == head_revision()
     assert current_revision(database_url, schema) == head_revision()
     tables = {row[0] for row in describe(database_url, schema)["columns"]}
-    assert tables == {PLANS, TASKS, POSITION_TABLE, *read_metadata.tables}
+    assert tables == {PLANS, TASKS, POSITION_TABLE, OFFSETS_TABLE, *read_metadata.tables}
     assert version_rows(database_url, schema) == [(head_revision(),)]
 
 
@@ -167,9 +167,7 @@ def test_migrate_upgrades_the_previous_layout_to_the_same_schema(
     previous = describe(database_url, schema)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            sql.SQL("INSERT INTO {} VALUES (1, 42)").format(
-                sql.Identifier(schema, POSITION_TABLE)
-            )
+            sql.SQL("INSERT INTO {} VALUES (1, 42)").format(sql.Identifier(schema, POSITION_TABLE))
         )
     assert migrate(database_url, schema) == head_revision()
     migrate(database_url, other_schema)
@@ -262,9 +260,7 @@ def test_the_tables_module_describes_the_migrated_schema(database_url: str, sche
         engine.dispose()
 
 
-def test_the_unfinished_index_holds_the_unfinished_statuses(
-    database_url: str, schema: str
-) -> None:
+def test_the_unfinished_index_holds_the_unfinished_statuses(database_url: str, schema: str) -> None:
     # A change to the statuses needs a revision that rebuilds the index.
     migrate(database_url, schema)
     with psycopg.connect(database_url, autocommit=True) as conn:

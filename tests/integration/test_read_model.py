@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 
 from switchyard.adapters.kafka.examples import scenario
 from switchyard.adapters.postgres.migrate import migrate
-from switchyard.adapters.postgres.read_store import apply, read_positions
+from switchyard.adapters.postgres.read_store import Consumed, apply, read_positions
 from switchyard.projections.apply import held_events
 from switchyard.projections.events import ProjectedEvent, from_message
 from switchyard.projections.tables import plans, positions, read_metadata, tasks, tenants
@@ -153,6 +153,10 @@ def test_positions_commit_with_the_rows(
 ) -> None:
     engine, _ = engines
     with engine.connect() as conn:
-        apply(conn, messages[:5], {("switchyard.events", 0): 5, ("switchyard.events", 1): 2})
-        apply(conn, messages[5:9], {("switchyard.events", 0): 9})
+        apply(
+            conn,
+            messages[:5],
+            {("switchyard.events", 0): Consumed(5), ("switchyard.events", 1): Consumed(2)},
+        )
+        apply(conn, messages[5:9], {("switchyard.events", 0): Consumed(9)})
     assert read_positions(engine, "switchyard.events") == {0: 9, 1: 2}

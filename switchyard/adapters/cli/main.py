@@ -12,7 +12,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from switchyard.adapters.cli import db, demo, events, plans, roles, tail, tasks
+from switchyard.adapters.cli import db, demo, events, plans, projector, roles, tail, tasks
 from switchyard.adapters.cli.output import fail
 from switchyard.adapters.settings import settings_invalid
 from switchyard.domain.errors import SwitchyardError
@@ -27,6 +27,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")
 app.add_typer(events.app, name="events")
+app.add_typer(projector.app, name="projector")
 app.command("dev")(roles.dev)
 app.command("scheduler")(roles.scheduler)
 app.command("relay")(roles.relay)

@@ -63,21 +63,28 @@ def relay(start_from: FromOption = None) -> None:
 
 
 RELAY_JOIN_SECONDS = 30.0
-"""How long `dev` waits for its relay thread to finish its batch once stopping."""
+"""How long `dev` waits for its relay and projector threads to finish a batch once stopping."""
+
+
+def _say_assigned(partitions: list[int]) -> None:
+    console.print(f"projector: reading partitions {partitions}", highlight=False)
 
 
 def dev() -> None:
-    """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler and relay."""
+    """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler, relay and
+    projector."""
     configure_logging()
     settings = Settings()
     roles = Roles(scheduler=True, relay=True)
     with container(settings, roles=roles, stop=stop_on_signals()) as parts:
         servers = parts.kafka_servers()
         parts.in_thread("relay", parts.relay().run, RELAY_JOIN_SECONDS)
+        projector = parts.projector(on_assigned=_say_assigned)
+        parts.in_thread("projector", projector.run, RELAY_JOIN_SECONDS)
         console.print(f"event store: [bold]{database_url(settings)}[/]", highlight=False)
         console.print(f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})", highlight=False)
         console.print(
-            "scheduler and relay running. In another shell: "
+            "scheduler, relay and projector running. In another shell: "
             "switchyard plan create examples/plan.yaml; switchyard task show --tenant acme; "
             "switchyard tail. Ctrl-C stops.",
             highlight=False,

@@ -1,5 +1,5 @@
 """The read tables' writes on PostgreSQL: a batch of events and the projector's positions
-in one transaction.
+in one transaction, and the engine they are written and read through.
 
 The rows, the per-aggregate versions (`projections.apply`) and the positions
 commit together, so a projector that crashes mid-batch re-reads the batch from
@@ -9,10 +9,17 @@ its stored positions and the versions make the repeat change nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import sql
+from sqlalchemy import Connection, Engine, create_engine, func, text
 from sqlalchemy.dialects.postgresql import insert
 
+from switchyard.adapters.postgres.migrate import datastore_params
 from switchyard.projections.apply import Applied, apply_events
 from switchyard.projections.events import ProjectedEvent
 from switchyard.projections.tables import positions
@@ -20,24 +27,37 @@ from switchyard.projections.tables import positions
 LOCK_KEY = 0x5359_5244
 """The advisory lock of the read tables: held shared by each batch, alone by a rebuild's swap."""
 
-Positions = Mapping[tuple[str, int], int]
-"""Per (topic, partition), the next offset to read."""
+
+@dataclass(frozen=True)
+class Consumed:
+    """How far the projector got on one partition: the next offset to read, and the
+    sequence and time of the last event there (None if the batch had no event)."""
+
+    next_offset: int
+    last_sequence: int | None = None
+    last_time: datetime | None = None
+
+
+Positions = Mapping[tuple[str, int], Consumed]
+"""Per (topic, partition), how far the projector got."""
 
 
 def apply(
-    conn: Connection, events: Iterable[ProjectedEvent], next_offsets: Positions | None = None
+    conn: Connection, events: Iterable[ProjectedEvent], consumed: Positions | None = None
 ) -> Applied:
-    """Apply the events, and record the next offsets if given, in one transaction of `conn`."""
+    """Apply the events, and record the positions if given, in one transaction of `conn`."""
     with conn.begin():
         conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
         result = apply_events(conn, events)
-        for (topic, partition), offset in sorted((next_offsets or {}).items()):
+        for (topic, partition), at in sorted((consumed or {}).items()):
+            values: dict[str, Any] = {"next_offset": at.next_offset, "applied_at": func.now()}
+            if at.last_sequence is not None:
+                values.update(last_sequence=at.last_sequence, last_time=at.last_time)
             conn.execute(
                 insert(positions)
-                .values(topic=topic, partition=partition, next_offset=offset)
+                .values(topic=topic, partition=partition, **values)
                 .on_conflict_do_update(
-                    index_elements=[positions.c.topic, positions.c.partition],
-                    set_={"next_offset": offset},
+                    index_elements=[positions.c.topic, positions.c.partition], set_=values
                 )
             )
         return result
@@ -48,3 +68,29 @@ def read_positions(engine: Engine, topic: str) -> dict[int, int]:
     with engine.connect() as conn:
         rows = conn.execute(positions.select().where(positions.c.topic == topic)).all()
     return {row.partition: row.next_offset for row in rows}
+
+
+def forget_positions(engine: Engine, topic: str, partitions: Iterable[int]) -> None:
+    """Drop the positions of these partitions: the projector reads them from the start."""
+    with engine.begin() as conn:
+        conn.execute(
+            positions.delete().where(
+                (positions.c.topic == topic) & positions.c.partition.in_(list(partitions))
+            )
+        )
+
+
+def read_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
+    """An engine on the event store's server whose connections work in its schema."""
+    params = datastore_params(datastore)
+    schema = datastore.schema or "public"
+
+    def in_schema() -> psycopg.Connection[Any]:
+        conn = psycopg.connect(**params, autocommit=True)
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.autocommit = False
+        return conn
+
+    return create_engine(
+        "postgresql+psycopg://", creator=in_schema, pool_size=pool_size, pool_pre_ping=True
+    )

@@ -14,6 +14,7 @@ events it delivers again after the swap are duplicates by version.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, Transcoder
 from sqlalchemy import Connection, Engine, text
@@ -33,8 +34,16 @@ SWAPPED = [t for t in read_metadata.sorted_tables if t is not positions]
 """The tables a rebuild replaces (the positions are the projector's, not derived)."""
 
 
+Progress = Callable[[int, int], None]
+"""Told, after each batch, the last notification id applied and the store's newest."""
+
+
 def rebuild(
-    engine: Engine, schema: str, recorder: AggregateRecorder, transcoder: Transcoder
+    engine: Engine,
+    schema: str,
+    recorder: AggregateRecorder,
+    transcoder: Transcoder,
+    progress: Progress | None = None,
 ) -> int:
     """Rebuild the read tables of `schema` from the store; the last notification id applied."""
     if not isinstance(recorder, ApplicationRecorder):
@@ -51,6 +60,8 @@ def rebuild(
     while not caught_up:
         with engine.begin() as conn:
             caught_up, last = _catch_up(conn, shadow, recorder, attribution, last)
+        if progress is not None:
+            progress(last, recorder.max_notification_id() or 0)
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         caught_up = False

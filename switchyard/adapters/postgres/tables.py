@@ -38,7 +38,7 @@ from switchyard.adapters.postgres.scheduler_tables import (
     TASKS,
     UNFINISHED_SQL,
 )
-from switchyard.adapters.relay.store import POSITION_TABLE
+from switchyard.adapters.relay.store import OFFSETS_TABLE, POSITION_TABLE
 
 metadata = MetaData()
 """Every switchyard table, without a schema: the migrations put them in the store's."""
@@ -129,3 +129,14 @@ relay_position = Table(
     CheckConstraint("id = 1"),
 )
 """The relay's one row: the last notification id the broker acknowledged."""
+
+relay_offsets = Table(
+    OFFSETS_TABLE,
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("last_offset", BigInteger, nullable=False),
+    Column("last_sequence", BigInteger, nullable=False),
+    Column("last_time", DateTime(timezone=True), nullable=False),
+)
+"""Per partition, the last message the broker acknowledged, written with the position."""

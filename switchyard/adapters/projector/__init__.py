@@ -1,2 +1,2 @@
-"""The projector role, to build the read tables from the Kafka topic (to come: nothing
-here yet)."""
+"""The projector role: builds the read tables from the relay's Kafka topic
+(`consumer.Projector`), in a consumer group that shares the partitions."""

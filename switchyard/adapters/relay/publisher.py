@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -40,7 +41,7 @@ from switchyard.adapters.kafka.format import KafkaRecord
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.relay.heartbeats import HeartbeatFeed
 from switchyard.adapters.relay.reader import RecordReader
-from switchyard.adapters.relay.store import RelayLock, RelayPositions
+from switchyard.adapters.relay.store import PartitionMark, RelayLock, RelayPositions
 from switchyard.adapters.relay.topic import AckedOffsets, Topics
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class Relay:
     async def _publish_while_active(self) -> None:
         if self._start_from is not None:
             self._position = max(self._start_from - 1, 0)
-            await asyncio.to_thread(self._lock.write_position, self._position)
+            await asyncio.to_thread(self._lock.write_position, self._position, self._config.topic)
             log.info("relay: republishing from sequence %d", self._start_from)
             self._start_from = None
         else:
@@ -185,7 +186,10 @@ class Relay:
                 await topics.recreate(self._config.topic)
                 await self._republish_if_behind("was created anew under the relay")
                 return
-            await asyncio.to_thread(self._lock.write_position, batch.last)
+            marks = partition_marks(batch.records, acknowledged)
+            await asyncio.to_thread(
+                self._lock.write_position, batch.last, self._config.topic, marks
+            )
             self._position = batch.last
             self._recovered()
             batch = await upcoming
@@ -207,7 +211,7 @@ class Relay:
             what,
             self._position,
         )
-        await asyncio.to_thread(self._lock.write_position, 0)
+        await asyncio.to_thread(self._lock.write_position, 0, self._config.topic)
         self._position = 0
 
     def _recovered(self) -> None:
@@ -266,6 +270,27 @@ async def send_all(
         if isinstance(result, BaseException):
             raise result
     return [r for r in results if isinstance(r, RecordMetadata)]
+
+
+def partition_marks(
+    records: Sequence[KafkaRecord], acknowledged: Sequence[RecordMetadata]
+) -> list[PartitionMark]:
+    """The last acknowledged record of each partition, in partition order."""
+    last: dict[int, tuple[KafkaRecord, RecordMetadata]] = {}
+    for record, metadata in zip(records, acknowledged, strict=True):
+        last[metadata.partition] = (record, metadata)
+    marks = []
+    for partition, (record, metadata) in sorted(last.items()):
+        headers = {name: raw.decode() for name, raw in record.headers}
+        marks.append(
+            PartitionMark(
+                partition,
+                metadata.offset,
+                int(headers["ce_sequence"]),
+                datetime.fromisoformat(headers["ce_time"]),
+            )
+        )
+    return marks
 
 
 def build_relay(

@@ -1,7 +1,12 @@
 """The relay's state in PostgreSQL: its position, its advisory lock, and its wake-ups.
 
 The position is one row in `switchyard_relay_position`, in the event store's
-schema: the last notification id the broker acknowledged. The relay creates no
+schema: the last notification id the broker acknowledged. With it, in the same
+transaction, `switchyard_relay_offsets` gets the last acknowledged message of each
+partition the batch went to (offset, sequence, time): once the position is at or
+past a sequence, every event up to it sits at or below those offsets, which is
+how a reader of the projections knows what the projector must have applied
+(`adapters.postgres.freshness`). The relay creates no
 table: a migration does (`adapters.postgres.migrate`), which the application
 that every relay process builds runs at start. Only one relay per
 schema publishes: it holds a session advisory lock (keyed by the schema) on a
@@ -11,6 +16,9 @@ connection dies, so does the lock, and the relay must stop publishing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -23,6 +31,9 @@ from switchyard.domain.errors import StoreRefused
 POSITION_TABLE = "switchyard_relay_position"
 """The table holding the relay's one row."""
 
+OFFSETS_TABLE = "switchyard_relay_offsets"
+"""The table of the last acknowledged message per topic partition."""
+
 _FIND = "SELECT to_regclass(%s) IS NOT NULL AS found"
 
 _READ = "SELECT position FROM {table} WHERE id = 1"
@@ -31,6 +42,25 @@ _WRITE = """
 INSERT INTO {table} (id, position) VALUES (1, %(position)s)
 ON CONFLICT (id) DO UPDATE SET position = excluded.position
 """
+
+_WRITE_OFFSET = """
+INSERT INTO {table} (topic, partition, last_offset, last_sequence, last_time)
+VALUES (%(topic)s, %(partition)s, %(offset)s, %(sequence)s, %(time)s)
+ON CONFLICT (topic, partition) DO UPDATE SET last_offset = excluded.last_offset,
+    last_sequence = excluded.last_sequence, last_time = excluded.last_time
+"""
+
+_FORGET_OFFSETS = "DELETE FROM {table} WHERE topic = %(topic)s"
+
+
+@dataclass(frozen=True)
+class PartitionMark:
+    """The last message of a batch on one partition: its offset, sequence and event time."""
+
+    partition: int
+    offset: int
+    sequence: int
+    time: datetime
 
 
 class RelayPositions:
@@ -43,6 +73,10 @@ class RelayPositions:
         self._read, self.write_statement = (
             sql.SQL(text).format(table=table) for text in (_READ, _WRITE)
         )
+        offsets = sql.Identifier(datastore.schema or "public", OFFSETS_TABLE)
+        self.offset_statement, self.forget_statement = (
+            sql.SQL(text).format(table=offsets) for text in (_WRITE_OFFSET, _FORGET_OFFSETS)
+        )
 
     def check_table(self) -> None:
         """Refuse to start (StoreRefused) if the position table is missing: not migrated."""
@@ -54,7 +88,6 @@ class RelayPositions:
                 f"{StoreRefused.title}: no table {self._table} "
                 "(run `switchyard db migrate`, or start with SWITCHYARD_CREATE_TABLES=true)"
             )
-
 
     def read(self) -> int:
         """The last acknowledged notification id (0 before the first)."""
@@ -117,11 +150,32 @@ class RelayLock:
             self.release()
             raise
 
-    def write_position(self, position: int) -> None:
-        """Record the position on the locked connection: it fails if the lock was lost."""
+    def write_position(
+        self, position: int, topic: str, marks: Iterable[PartitionMark] = ()
+    ) -> None:
+        """Record the position and the topic's partition marks on the locked connection,
+        in one transaction: it fails if the lock was lost.
+
+        Position 0 (publishing from the start again) forgets the topic's marks.
+        """
         conn = self._require()
+        positions = self._positions
         try:
-            conn.execute(self._positions.write_statement, {"position": position})
+            with conn.transaction():
+                conn.execute(positions.write_statement, {"position": position})
+                if position == 0:
+                    conn.execute(positions.forget_statement, {"topic": topic})
+                for mark in marks:
+                    conn.execute(
+                        positions.offset_statement,
+                        {
+                            "topic": topic,
+                            "partition": mark.partition,
+                            "offset": mark.offset,
+                            "sequence": mark.sequence,
+                            "time": mark.time,
+                        },
+                    )
         except psycopg.Error:
             self.release()
             raise

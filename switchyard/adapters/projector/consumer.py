@@ -1,0 +1,218 @@
+"""The projector: applies the relay's topic to the read tables, batch by batch, exactly once.
+
+It consumes in a consumer group (several projectors share the partitions) with
+Kafka's auto-commit off. The source of truth for where it is lies in PostgreSQL:
+each batch's rows and the next offset of each of its partitions commit in one
+transaction (`adapters.postgres.read_store.apply`). On assignment it seeks each
+partition to its stored next offset (the beginning if it has none, or if the
+stored one is past the partition's end: the topic was created anew). So a crash
+anywhere re-reads at most the batch it was applying, and a repeat changes
+nothing (events are applied by aggregate version). Offsets are also committed
+to Kafka after each batch, for lag tools only.
+
+A batch the database refuses is applied again after a pause, until it commits
+or the projector stops. The asyncio part is the consumer; the database work
+runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from switchyard.adapters.postgres.read_store import (
+    Consumed,
+    apply,
+    forget_positions,
+    read_positions,
+)
+from switchyard.adapters.projector.config import ProjectorConfig
+from switchyard.adapters.relay.topic import Topics
+from switchyard.projections.apply import Applied
+from switchyard.projections.events import ProjectedEvent, from_message
+
+log = logging.getLogger(__name__)
+
+Records = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+"""One fetch: the records of each partition, in offset order."""
+
+
+class Projector:
+    """Consumes the event topic in a group and applies it to the read tables."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: ProjectorConfig,
+        stop: threading.Event,
+        on_assigned: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._config = config
+        self._stop = stop
+        self._on_assigned = on_assigned
+        self.applied = 0
+
+    def run(self) -> None:
+        """Consume and apply until `stop` is set."""
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        config = self._config
+        while not await self._topic_ready():
+            await self._pause()
+            if self._stop.is_set():
+                return
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=config.bootstrap_servers,
+            group_id=config.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=5_000,
+            request_timeout_ms=config.request_timeout_ms,
+        )
+        await consumer.start()
+        try:
+            consumer.subscribe([config.topic], listener=_SeekToStored(self, consumer))
+            log.info("projector: joining group %s on topic %s", config.group, config.topic)
+            while not self._stop.is_set():
+                fetched = await consumer.getmany(
+                    timeout_ms=config.poll_ms, max_records=config.max_batch
+                )
+                if fetched:
+                    await self._apply_until_done(fetched)
+                    await _commit_to_kafka(consumer, fetched)
+        finally:
+            await consumer.stop()
+
+    async def _topic_ready(self) -> bool:
+        """Create the topic if the relay has not yet (so the group has partitions to share)."""
+        config = self._config
+        topics = Topics(
+            config.bootstrap_servers,
+            [config.topic],
+            config.partitions,
+            config.replication_factor,
+            config.request_timeout_ms,
+        )
+        try:
+            await topics.start()
+            await topics.ensure()
+            return True
+        except KafkaError as exc:
+            log.warning("projector: broker unavailable (%r); retrying", exc)
+            return False
+        finally:
+            await topics.close()
+
+    async def _apply_until_done(self, fetched: Records) -> None:
+        """Apply the fetch; if the database refuses, pause and apply it again."""
+        while True:
+            try:
+                result = await asyncio.to_thread(self.apply_records, fetched)
+            except DBAPIError as exc:
+                if self._stop.is_set():
+                    raise
+                log.warning("projector: read tables unavailable (%s); retrying the batch", exc)
+                await self._pause()
+                continue
+            self.applied += result.applied
+            return
+
+    def apply_records(self, fetched: Records) -> Applied:
+        """Apply one fetch's events and record its partitions' next offsets, in one transaction."""
+        events: list[ProjectedEvent] = []
+        consumed: dict[tuple[str, int], Consumed] = {}
+        for tp, records in fetched.items():
+            last: ProjectedEvent | None = None
+            for record in records:
+                event = _event(record)
+                if event is not None:
+                    events.append(event)
+                    last = event
+            consumed[(tp.topic, tp.partition)] = Consumed(
+                records[-1].offset + 1,
+                None if last is None else last.sequence,
+                None if last is None else last.time,
+            )
+        with self._engine.connect() as conn:
+            return apply(conn, events, consumed)
+
+    async def seek_to_stored(
+        self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
+    ) -> None:
+        """Seek each assigned partition to its stored next offset (see the module)."""
+        topic = self._config.topic
+        stored = await asyncio.to_thread(read_positions, self._engine, topic)
+        ends = await consumer.end_offsets(list(assigned))
+        reset = []
+        for tp in sorted(assigned):
+            at = stored.get(tp.partition)
+            if at is not None and at > ends[tp]:
+                reset.append(tp.partition)
+                at = None
+            if at is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, at)
+        if reset:
+            log.warning(
+                "projector: partitions %s of %s end before the stored positions "
+                "(the topic was created anew); reading them from the start",
+                reset,
+                topic,
+            )
+            await asyncio.to_thread(forget_positions, self._engine, topic, reset)
+        partitions = sorted(tp.partition for tp in assigned)
+        log.info("projector: assigned partitions %s of %s", partitions, topic)
+        if self._on_assigned is not None:
+            self._on_assigned(partitions)
+
+    async def _pause(self) -> None:
+        await asyncio.to_thread(self._stop.wait, self._config.retry_seconds)
+
+
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Seeks newly assigned partitions to the positions stored with the read tables."""
+
+    def __init__(self, projector: Projector, consumer: AIOKafkaConsumer) -> None:
+        self._projector = projector
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to do: every applied batch's positions are already committed."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Seek to the stored positions."""
+        await self._projector.seek_to_stored(self._consumer, assigned)
+
+
+def _event(record: ConsumerRecord[bytes, bytes]) -> ProjectedEvent | None:
+    """The event a message carries, or None (logged) for a message that is not the relay's."""
+    try:
+        return from_message([(k, bytes(v)) for k, v in record.headers], record.value or b"")
+    except (KeyError, ValueError) as exc:
+        log.warning(
+            "projector: skipped message %d of partition %d: not an event (%r)",
+            record.offset,
+            record.partition,
+            exc,
+        )
+        return None
+
+
+async def _commit_to_kafka(consumer: AIOKafkaConsumer, fetched: Records) -> None:
+    """Tell Kafka the group's offsets too, for lag tools; PostgreSQL's are the ones used."""
+    offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in fetched.items()}
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:  # a rebalance under way; the next batch commits again
+        log.debug("projector: offsets not committed to Kafka (%r)", exc)

@@ -1,0 +1,186 @@
+"""The projector on a real broker and PostgreSQL: the read tables it builds from the topic
+equal a rebuild from the store, after a plan run end to end, after a kill -9 mid-batch and
+a restart, and with two projectors in one group of which one is killed; a query given a
+command's sequence sees the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from switchyard.adapters.bootstrap import Container, container
+from switchyard.adapters.postgres.freshness import projector_status, wait_for
+from switchyard.adapters.postgres.read_store import read_positions
+from switchyard.adapters.projector.config import ProjectorConfig
+from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+from tests.integration.test_read_model import rows
+from tests.support.builders import plan_request
+from tests.support.kafka import caught_up, run_plan, running
+from tests.support.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def store(pg_env: dict[str, str]) -> Iterator[Container]:
+    """A container on the test's event store (its read engine is on the same schema)."""
+    with container(Settings(database_url=None), env=pg_env) as parts:
+        yield parts
+
+
+def projector_config(config: RelayConfig, group: str | None = None) -> ProjectorConfig:
+    """A projector on the relay's topic, in a group of the test's own, in small batches."""
+    return ProjectorConfig(
+        bootstrap_servers=config.bootstrap_servers,
+        topic=config.topic,
+        group=group or f"projector-{uuid.uuid4().hex[:8]}",
+        max_batch=20,
+        retry_seconds=0.2,
+    )
+
+
+@contextmanager
+def projecting(pg_env: dict[str, str], config: ProjectorConfig) -> Iterator[Container]:
+    """A projector in a thread of a container of its own, stopped on exit."""
+    with store(pg_env) as parts:
+        thread = parts.in_thread("projector", parts.projector(config).run, join_seconds=30)
+        yield parts
+    assert not thread.is_alive(), "the projector did not stop"
+
+
+def reflects_everything(engine: Engine, app: Switchyard, topic: str) -> bool:
+    """Whether the read tables reflect the store's last event (a short wait)."""
+    return wait_for(engine, topic, app.recorder.max_notification_id() or 0, 0.5).fresh
+
+
+def assert_equal_to_a_rebuild(parts: Container) -> None:
+    """The read tables as built, then rebuilt from the store: the same rows."""
+    built = rows(parts.read_engine())
+    parts.rebuild_read_tables()
+    assert rows(parts.read_engine()) == built
+
+
+def start_projector(
+    pg_env: dict[str, str], config: ProjectorConfig, output: Path
+) -> subprocess.Popen[bytes]:
+    """A projector in a process of its own (`tests.support.child_projector`)."""
+    env = {
+        **os.environ,
+        "SWITCHYARD_TEST_STORE_ENV": json.dumps(pg_env),
+        "SWITCHYARD_TEST_KAFKA": config.bootstrap_servers,
+        "SWITCHYARD_TEST_TOPIC": config.topic,
+        "SWITCHYARD_TEST_GROUP": config.group,
+    }
+    with open(output, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.support.child_projector"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def assigned(output: Path) -> bool:
+    """Whether the projector logging to `output` has been given partitions."""
+    return (
+        re.search(r"projector: assigned partitions \[\d", output.read_text(errors="replace"))
+        is not None
+    )
+
+
+def kill(child: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process and reap it."""
+    if child.poll() is None:
+        os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+
+
+def test_tables_built_from_the_topic_equal_a_rebuild_from_the_store(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig
+) -> None:
+    run_plan(pg_app, 30)
+    with running(pg_env, config) as relay, projecting(pg_env, projector_config(config)) as parts:
+        wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
+        engine = parts.read_engine()
+        wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+        with engine.connect() as conn:
+            status = projector_status(conn, config.topic)
+        assert status.lag_events == 0 and status.held == 0
+        assert sum(p.next_offset or 0 for p in status.partitions) == relay.position
+        assert_equal_to_a_rebuild(parts)
+
+
+def test_a_query_given_a_commands_sequence_sees_the_command(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig
+) -> None:
+    with running(pg_env, config), projecting(pg_env, projector_config(config)) as parts:
+        engine = parts.read_engine()
+        for round in range(5):
+            recorded = pg_app.create_plan(plan_request(f"rw{round}"), "alice")
+            fresh = wait_for(engine, config.topic, recorded.sequence, 60)
+            assert fresh.fresh, fresh.status
+            with engine.connect() as conn:
+                got = conn.exec_driver_sql(
+                    "SELECT tasks_total FROM switchyard_read_plans WHERE plan_id = %s",
+                    (str(recorded.plan_id),),
+                ).scalar()
+            assert got == 1
+
+
+def test_a_projector_killed_mid_batch_and_restarted_leaves_the_tables_exact(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig, tmp_path: Path
+) -> None:
+    run_plan(pg_app, 60)
+    projector = projector_config(config)
+    with running(pg_env, config) as relay, store(pg_env) as parts:
+        wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
+        engine = parts.read_engine()
+        child = start_projector(pg_env, projector, tmp_path / "first.out")
+        try:
+            wait_until(lambda: sum(read_positions(engine, config.topic).values()) > 40, 60, "")
+            kill(child)
+        finally:
+            kill(child)
+        at_kill = sum(read_positions(engine, config.topic).values())
+        assert at_kill < relay.position, "the kill did not land mid-topic; make the plan bigger"
+        child = start_projector(pg_env, projector, tmp_path / "second.out")
+        try:
+            wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 90, "applied")
+        finally:
+            kill(child)
+        assert_equal_to_a_rebuild(parts)
+
+
+def test_two_projectors_in_one_group_with_one_killed_leave_the_tables_exact(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig, tmp_path: Path
+) -> None:
+    projector = projector_config(config)
+    outputs = [tmp_path / "one.out", tmp_path / "two.out"]
+    with running(pg_env, config) as relay, store(pg_env) as parts:
+        engine = parts.read_engine()
+        children = [start_projector(pg_env, projector, out) for out in outputs]
+        try:
+            wait_until(lambda: all(assigned(out) for out in outputs), 90, "both assigned")
+            run_plan(pg_app, 40)
+            wait_until(lambda: sum(read_positions(engine, config.topic).values()) > 20, 60, "")
+            kill(children[0])
+            run_plan(pg_app, 20, prefix="u")
+            wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
+            wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 120, "applied")
+        finally:
+            for child in children:
+                kill(child)
+        assert_equal_to_a_rebuild(parts)
