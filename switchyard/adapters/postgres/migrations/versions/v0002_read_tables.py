@@ -138,8 +138,8 @@ def upgrade() -> None:
     schema = op.get_context().version_table_schema
     for name, columns in tables().items():
         op.create_table(name, *columns, schema=schema, if_not_exists=True)
-    for name, table, columns in INDEXES:
-        op.create_index(name, table, columns, schema=schema, if_not_exists=True)
+    for index, table, indexed in INDEXES:
+        op.create_index(index, table, indexed, schema=schema, if_not_exists=True)
 
 
 def downgrade() -> None:
