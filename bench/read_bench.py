@@ -15,7 +15,8 @@ Three parts (issue 11), each printed with its target:
   topic, timed from its first applied batch until its `applied` count reaches every
   event (read every 20 ms); its start-up (topic check, group join, seek, first batch)
   is printed apart, and `freshness.wait_for` then checks the read tables reflect the
-  last event. Target: projector rate >= 0.5 x the relay's (medians of `--rounds`).
+  last event. Target: projector rate >= 0.5 x the relay's (medians of `--rounds`; one
+  by default, as a projector round of 100,000 events takes minutes on a small machine).
 - lag: in the last round, relay and projector caught up, relay_bench's paced writer
   creates plans of 2 tenants (9 events a save) at `--rate` events/s for `--seconds`;
   each event's commit time is taken right after its save returns. A watcher thread
@@ -818,7 +819,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="preloaded on the topic")
     parser.add_argument("--plan-tenants", type=int, default=500, help="per plan of the backlog")
     parser.add_argument("--partitions", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3, help="relay and projector runs (medians)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="relay and projector runs (medians); see ROUNDS"
+    )
     parser.add_argument("--rate", type=float, default=500, help="events/s of the steady load")
     parser.add_argument("--seconds", type=float, default=10, help="of the steady load")
     parser.add_argument("--load-tenants", type=int, default=2, help="per plan of the steady load")
@@ -826,16 +829,15 @@ def main() -> None:
     parser.add_argument("--plans", type=int, default=200, help="in the read tables")
     parser.add_argument("--audit-rows", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200, help="runs of each query, each way")
-    parser.add_argument("--shape-seconds", type=float, default=20, help="at most, per query")
+    parser.add_argument("--shape-seconds", type=float, default=10, help="at most, per query")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
         "--parts", default="projector,queries", help="comma-separated: projector, queries"
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: " + str(QUICK))
-    args = parser.parse_args()
-    if args.quick:
-        vars(args).update(QUICK)
-    run(args)
+    if parser.parse_args().quick:  # its figures are defaults: flags given still win
+        parser.set_defaults(**QUICK)
+    run(parser.parse_args())
 
 
 if __name__ == "__main__":
