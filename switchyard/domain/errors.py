@@ -21,7 +21,8 @@
     │   ├── StoreUnavailable         store.unavailable
     │   └── StoreRefused             store.refused
     ├── BrokerUnavailable            kafka.unavailable
-    └── EmbeddedStartFailed          embedded.start_failed
+    ├── EmbeddedStartFailed          embedded.start_failed
+    └── ReadStale                    read.stale
 
 Context travels as keyword details; messages are for people, codes for programs.
 """
@@ -210,6 +211,13 @@ class EmbeddedStartFailed(SwitchyardError):
 
     code = "embedded.start_failed"
     title = "An embedded server did not start"
+
+
+class ReadStale(SwitchyardError):
+    """The read tables did not reflect the asked sequence within the wait."""
+
+    code = "read.stale"
+    title = "The read tables do not reflect that sequence yet"
 
 
 def all_error_classes() -> list[type[SwitchyardError]]:

@@ -60,6 +60,12 @@ class AuditRow:
     payload: Mapping[str, Any]
 
 
+def get_plan(conn: Connection, plan_id: str) -> PlanRow | None:
+    """The plan's row (status, counts, progress), if the read tables have it."""
+    row = conn.execute(select(plans).where(plans.c.plan_id == plan_id)).first()
+    return None if row is None else PlanRow(**row._asdict())
+
+
 def list_plans(
     conn: Connection,
     *,

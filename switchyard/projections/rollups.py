@@ -13,10 +13,12 @@ from collections import Counter
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 
-from switchyard.domain.status import TaskStatus, derive_plan_status
-from switchyard.projections.tables import plans, tasks, tenants
+from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
+from switchyard.projections.tables import audit, plans, tasks, tenants
 
 _FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "ROLLED_BACK", "ROLLBACK_FAILED"})
+_UNFINISHED = frozenset(status.value for status in UNFINISHED)
+_WAITING = frozenset({"CREATED", "QUEUED"})
 
 
 def recompute_plan(conn: Connection, plan_id: str) -> None:
@@ -53,7 +55,8 @@ def recompute_plan(conn: Connection, plan_id: str) -> None:
 
 
 def recompute_tenant(conn: Connection, tenant_id: str) -> None:
-    """Lock the tenant's row, then set its version and latest task from its tasks' rows."""
+    """Lock the tenant's row, then set its version and latest task from its tasks' rows,
+    and what each of its waiting tasks waits for."""
     conn.execute(insert(tenants).values(tenant_id=tenant_id).on_conflict_do_nothing())
     conn.execute(
         select(tenants.c.tenant_id).where(tenants.c.tenant_id == tenant_id).with_for_update()
@@ -78,3 +81,31 @@ def recompute_tenant(conn: Connection, tenant_id: str) -> None:
             switched_by_task=None if switched is None else switched.task_id,
         )
     )
+    _set_waiting_for(conn, tenant_id)
+
+
+def _set_waiting_for(conn: Connection, tenant_id: str) -> None:
+    """Each waiting task of the tenant waits for the nearest older unfinished one.
+
+    Tasks are in the order they were recorded: by the sequence of their first event,
+    which is the order of their plans (`application.tenant_order`).
+    """
+    recorded = (
+        select(audit.c.sequence)
+        .where((audit.c.aggregate_id == tasks.c.task_id) & (audit.c.version == 1))
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(tasks.c.task_id, tasks.c.status, tasks.c.waiting_for)
+        .where(tasks.c.tenant_id == tenant_id)
+        .order_by(recorded, tasks.c.task_id)
+    ).all()
+    unfinished: str | None = None
+    for row in rows:
+        waits_for = unfinished if row.status in _WAITING else None
+        if waits_for != row.waiting_for:
+            conn.execute(
+                tasks.update().where(tasks.c.task_id == row.task_id).values(waiting_for=waits_for)
+            )
+        if row.status in _UNFINISHED:
+            unfinished = row.task_id

@@ -128,12 +128,13 @@ def test_task_show_json_parses(cli: Cli, created: dict[str, str]) -> None:
     )
 
 
-def test_plan_show_json_lists_tasks_in_fifo_order(cli: Cli, created: dict[str, str]) -> None:
-    run = cli("plan", "show", created["plan"], "--json")
-    assert run.code == 0, run.text
-    view = json.loads(run.out)
-    assert [t["tenant_id"] for t in view["tasks"]] == ["acme", "globex", "initech"]
-    assert view["status"] == "QUEUED"
+def test_plan_show_without_a_projector_says_the_read_tables_are_behind(
+    cli: Cli, created: dict[str, str]
+) -> None:
+    run = cli("plan", "show", created["plan"])
+    assert_clean_failure(run)
+    assert "[plan.not_found]" in run.err and "the read tables, which are behind" in run.err
+    assert "the relay has published up to sequence 0" in run.err, run.err
 
 
 def test_steering_is_recorded_with_actor_and_reason(cli: Cli, created: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """The layers' imports point inward only, and only entry points build the composition root.
 
-    switchyard.domain  <-  switchyard.application  <-  switchyard.projections
-                                                   <-  switchyard.adapters
+switchyard.domain  <-  switchyard.application  <-  switchyard.projections
+                                               <-  switchyard.adapters
 """
 
 from __future__ import annotations

@@ -12,7 +12,17 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from switchyard.adapters.cli import db, demo, events, plans, projector, roles, tail, tasks
+from switchyard.adapters.cli import (
+    db,
+    demo,
+    events,
+    fleet,
+    plans,
+    projector,
+    roles,
+    tail,
+    tasks,
+)
 from switchyard.adapters.cli.output import fail
 from switchyard.adapters.settings import settings_invalid
 from switchyard.domain.errors import SwitchyardError
@@ -33,6 +43,8 @@ app.command("scheduler")(roles.scheduler)
 app.command("relay")(roles.relay)
 app.command("demo")(demo.demo)
 app.command("tail")(tail.tail_command)
+app.command("tenants")(fleet.tenants)
+app.command("audit")(fleet.audit_command)
 
 
 def run() -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from switchyard.application.views import HistoryEntry, PlanView, TaskView
+from switchyard.application.views import HistoryEntry, TaskView
 from switchyard.domain.errors import Invalid, SwitchyardError
 
 console = Console()
@@ -86,28 +86,6 @@ def show_task(view: TaskView) -> None:
 def _waiting_for(view: TaskView) -> str:
     ref = view.waiting_for
     return "-" if ref is None else f"task {ref.task_id} of plan {ref.plan_id}"
-
-
-def show_plan(view: PlanView) -> None:
-    """Print a plan's status and its tasks in FIFO order."""
-    done, total = view.progress
-    console.print(
-        f"plan [bold]{view.plan_id}[/] ({view.name}): [bold]{view.status.value}[/], "
-        f"{view.task_count} tasks, max concurrency {view.max_concurrency}, "
-        f"{done}/{total} stages done",
-        highlight=False,
-    )
-    table = Table("#", "tenant", "task", "status", "stages", "message", show_edge=False)
-    for task in view.tasks:
-        table.add_row(
-            str(task.position),
-            task.tenant_id,
-            str(task.task_id),
-            task.status.value,
-            f"{len(task.completed_stages)}/{task.total_stages}",
-            task.message or "",
-        )
-    console.print(table)
 
 
 def show_history(entries: list[HistoryEntry]) -> None:

@@ -1,0 +1,115 @@
+"""What the CLI's queries share: reading the read tables, read-your-writes, and saying so
+when the tables are behind the event store.
+
+A query given `--min-sequence S` (the sequence a command printed) waits, up to
+SWITCHYARD_READ_WAIT_SECONDS, until the read tables reflect S
+(`adapters.postgres.freshness`), and fails with `read.stale` if they do not.
+Without it, a query answers from the tables as they are, and when they are
+behind the store it says so on stderr (in the error, for something not found),
+with the relay's and the projector's positions, rather than show old rows
+silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy import Connection
+
+from switchyard.adapters.bootstrap import container
+from switchyard.adapters.cli.output import errors
+from switchyard.adapters.postgres.freshness import ProjectorStatus, projector_status, wait_for
+from switchyard.adapters.postgres.persistence import store_errors
+from switchyard.adapters.settings import Settings
+from switchyard.domain.errors import NotFound, ReadStale
+from switchyard.domain.retry import parse_duration
+
+T = TypeVar("T")
+
+MinSequenceOption = Annotated[
+    int | None,
+    typer.Option(
+        "--min-sequence",
+        min=1,
+        help="Wait until the read tables reflect this sequence (a command's), or fail.",
+    ),
+]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Rows per page.")]
+
+
+def read_tables(action: Callable[[Connection], T], min_sequence: int | None = None) -> T:
+    """Run `action` on the read tables (after waiting for `min_sequence`); note staleness."""
+    settings = Settings()
+    topic = settings.kafka_topic
+    with (
+        container(settings, announce=lambda line: typer.echo(line, err=True)) as parts,
+        store_errors(),
+    ):
+        engine = parts.read_engine()
+        if min_sequence is not None:
+            found = wait_for(engine, topic, min_sequence, settings.read_wait_seconds)
+            if not found.fresh:
+                raise ReadStale(
+                    f"the read tables do not reflect sequence {min_sequence} after "
+                    f"{settings.read_wait_seconds:g} s: {behind(found.status)}",
+                    sequence=min_sequence,
+                )
+        with engine.connect() as conn, conn.begin():
+            try:
+                result = action(conn)
+            except NotFound as exc:
+                lag = _lag(conn, topic, parts.app.recorder.max_notification_id() or 0)
+                if lag:
+                    exc.message += f" in the read tables, which are behind: {lag}"
+                raise
+            lag = _lag(conn, topic, parts.app.recorder.max_notification_id() or 0)
+        if lag:
+            errors.print(f"note: the read tables are behind: {lag}", highlight=False)
+        return result
+
+
+def _lag(conn: Connection, topic: str, newest: int) -> str:
+    """How the read tables are behind the store, in words ("" if they are not)."""
+    status = projector_status(conn, topic)
+    if status.relay_position < newest or status.lag_events or status.held:
+        return behind(status, newest)
+    return ""
+
+
+def behind(status: ProjectorStatus, newest: int | None = None) -> str:
+    """Where the relay and the projector are, in words."""
+    parts = [f"the relay has published up to sequence {status.relay_position}"]
+    if newest is not None:
+        parts[0] += f" of {newest}"
+    parts.append(f"the projector is {status.lag_events} message(s) behind it")
+    if status.held:
+        parts.append(f"{status.held} event(s) wait for a gap to fill")
+    return (
+        "; ".join(parts)
+        + " (is a relay and a projector running? see `switchyard projector status`)"
+    )
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time (UTC if it names no zone), or a duration ago ("2h", "30m")."""
+    if value is None:
+        return None
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither a time (2026-12-01T10:00:00Z) nor a duration ago (2h)"
+        ) from None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+TimeOption = Annotated[
+    str | None, typer.Option(help="A time (2026-12-01T10:00Z) or how long ago (30m, 2h).")
+]
