@@ -1,7 +1,8 @@
 """Event -> row changes: each handler turns one event into SQLAlchemy Core statements.
 
 Dispatch is a dict by (aggregate type, event name). Handlers only write the rows
-the event itself changes (a task's row, a stage run, an audit row); the roll-ups
+the event itself changes (a task's row, a stage run or a stage's undo, an audit
+row); the roll-ups
 (a plan's counts and status, a tenant's version and latest task) are recomputed
 from the task rows by `projections.rollups`, never incremented, so they come
 out the same whatever order different aggregates' events arrive in.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Executable, case, func
+from sqlalchemy import Executable, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from switchyard.projections.events import ProjectedEvent
@@ -194,6 +195,8 @@ def _task_changes(e: ProjectedEvent) -> Changes:
         made.append(_stage_started(e))
     elif e.name in ("StageCompleted", "StageFailed", "Claimed"):
         made.append(_stage_ended(e))
+    elif e.name in ("StageRolledBack", "RollbackFailed"):
+        made.append(_stage_undone(e))
     return made
 
 
@@ -229,6 +232,35 @@ def _stage_started(e: ProjectedEvent) -> Executable:
             stage_name=p["stage_name"],
             attempt=attempt.where(tasks.c.task_id == e.aggregate_id).scalar_subquery(),
             started_at=e.time,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _stage_undone(e: ProjectedEvent) -> Executable:
+    """A run of a stage's undo: from the task's event before it to this one.
+
+    The undo of a stage records only its end, so its start is the time of the
+    task's previous event (the rollback's claim, or the undo of the stage after it).
+    """
+    p = e.payload
+    mine = audit.c.aggregate_id == e.aggregate_id
+    previous = select(func.max(audit.c.time)).where(mine & (audit.c.version < e.version))
+    attempt = select(tasks.c.attempt).where(tasks.c.task_id == e.aggregate_id)
+    failure = p.get("failure") or {}
+    return (
+        insert(stage_runs)
+        .values(
+            task_id=e.aggregate_id,
+            fence=p["fence"],
+            stage_index=p["index"],
+            stage_name=p["stage_name"],
+            attempt=attempt.scalar_subquery(),
+            started_at=func.coalesce(previous.scalar_subquery(), e.time),
+            ended_at=e.time,
+            outcome="ROLLED_BACK" if e.name == "StageRolledBack" else "ROLLBACK_FAILED",
+            failure_type=failure.get("type"),
+            failure_message=failure.get("message"),
         )
         .on_conflict_do_nothing()
     )

@@ -16,7 +16,14 @@ from switchyard.adapters.postgres.migrate import migrate
 from switchyard.adapters.postgres.read_store import Consumed, apply, read_positions
 from switchyard.projections.apply import held_events
 from switchyard.projections.events import ProjectedEvent, from_message
-from switchyard.projections.tables import plans, positions, read_metadata, tasks, tenants
+from switchyard.projections.tables import (
+    plans,
+    positions,
+    read_metadata,
+    stage_runs,
+    tasks,
+    tenants,
+)
 from tests.integration.test_migrations import fresh_schema
 from tests.support.postgres import schema_engine
 
@@ -100,6 +107,16 @@ def test_the_scenario_builds_every_table(
     assert tenant_rows["globex"].version == "2.5.0"
     assert tenant_rows["acme"].latest_task_status == "ROLLED_BACK"
     assert tenant_rows["acme"].version is None
+    acme = tenant_rows["acme"].latest_task
+    with engine.connect() as conn:
+        undone = conn.execute(
+            select(stage_runs.c.stage_name, stage_runs.c.outcome)
+            .where((stage_runs.c.task_id == acme) & stage_runs.c.outcome.like("ROLL%"))
+            .order_by(stage_runs.c.ended_at)
+        ).all()
+    undos = ("StageRolledBack", "RollbackFailed")
+    undo_events = [m for m in messages if m.aggregate_id == acme and m.name in undos]
+    assert len(undone) == len(undo_events) > 0
 
 
 def test_applying_the_same_events_twice_changes_nothing(

@@ -30,6 +30,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 svg text { font: 11px system-ui, sans-serif; fill: #374151; }
 rect.ok { fill: var(--ok); } rect.failed { fill: var(--failed); }
 rect.interrupted { fill: var(--interrupted); } rect.open { fill: var(--open); }
+rect.rolled { fill: var(--rolled); }
 path.steer { fill: #111827; } path.grid { stroke: var(--line); }
 .legend span { margin-right: 1rem; } .legend i { display: inline-block; width: .8rem;
   height: .8rem; margin-right: .3rem; vertical-align: middle; }

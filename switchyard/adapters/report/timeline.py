@@ -28,7 +28,13 @@ CHART_WIDTH = 900
 TICKS = 6
 """How many intervals the axis marks."""
 
-OUTCOMES = {"COMPLETED": "ok", "FAILED": "failed", "INTERRUPTED": "interrupted"}
+OUTCOMES = {
+    "COMPLETED": "ok",
+    "FAILED": "failed",
+    "INTERRUPTED": "interrupted",
+    "ROLLED_BACK": "rolled",
+    "ROLLBACK_FAILED": "failed",
+}
 """A stage run's outcome and its colour class (a run without one is still open)."""
 
 Scale = Callable[[datetime], float]
