@@ -23,6 +23,7 @@ from switchyard.adapters.bootstrap import container
 from switchyard.adapters.cli.output import errors
 from switchyard.adapters.postgres.freshness import ProjectorStatus, projector_status, wait_for
 from switchyard.adapters.postgres.persistence import store_errors
+from switchyard.adapters.postgres.read_store import reading
 from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import NotFound, ReadStale
 from switchyard.domain.retry import parse_duration
@@ -57,7 +58,7 @@ def read_tables(action: Callable[[Connection], T], min_sequence: int | None = No
                     f"{settings.read_wait_seconds:g} s: {behind(found.status)}",
                     sequence=min_sequence,
                 )
-        with engine.connect() as conn, conn.begin():
+        with reading(engine) as conn:
             try:
                 result = action(conn)
             except NotFound as exc:

@@ -8,7 +8,8 @@ its stored positions and the versions make the repeat change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,9 @@ from switchyard.projections.events import ProjectedEvent
 from switchyard.projections.tables import positions
 
 LOCK_KEY = 0x5359_5244
-"""The advisory lock of the read tables: held shared by each batch, alone by a rebuild's swap."""
+"""The advisory lock of the read tables: held shared by each batch and each reading
+transaction, alone by a rebuild's swap (which so never waits on a reader's table
+locks while the reader waits on its own: they would deadlock)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,14 @@ def apply(
                 )
             )
         return result
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A transaction for queries on the read tables, safe from a rebuild's swap."""
+    with engine.connect() as conn, conn.begin():
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
+        yield conn
 
 
 def read_positions(engine: Engine, topic: str) -> dict[int, int]:
