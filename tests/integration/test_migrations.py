@@ -14,17 +14,21 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import create_engine
 
 from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.postgres.event_store import TransactionalRecorder
 from switchyard.adapters.postgres.migrate import (
     VERSION_TABLE,
+    alembic_config,
     current_revision,
     head_revision,
+    known_revisions,
     migrate,
 )
 from switchyard.adapters.postgres.scheduler_tables import PLANS, TASKS
@@ -328,3 +332,45 @@ def test_a_schema_migrated_by_a_newer_release_is_left_alone(database_url: str, s
         conn.execute(sql.SQL("UPDATE {} SET version_num = 'from-a-newer-release'").format(table))
     assert migrate(database_url, schema) == "from-a-newer-release"
     assert current_revision(database_url, schema) == "from-a-newer-release"
+
+
+def migrate_to(database_url: str, schema: str, revision: str) -> None:
+    """Bring the schema to an older revision, as a database of an earlier release is."""
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(schema, conn), revision)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("revision", sorted(known_revisions() - {head_revision()}))
+def test_migrate_upgrades_each_earlier_revision_keeping_its_rows(
+    database_url: str, schema: str, other_schema: str, revision: str
+) -> None:
+    migrate_to(database_url, schema, revision)
+    assert current_revision(database_url, schema) == revision
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("INSERT INTO {} VALUES (1, 42)").format(sql.Identifier(schema, POSITION_TABLE))
+        )
+        if revision >= "0002":
+            conn.execute(
+                sql.SQL("INSERT INTO {} (topic, partition, next_offset) VALUES ('t', 0, 7)").format(
+                    sql.Identifier(schema, "switchyard_projector_positions")
+                )
+            )
+    assert migrate(database_url, schema) == head_revision()
+    migrate(database_url, other_schema)
+    assert describe(database_url, schema) == describe(database_url, other_schema)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        kept = conn.execute(
+            sql.SQL("SELECT position FROM {}").format(sql.Identifier(schema, POSITION_TABLE))
+        ).fetchall()
+        positions = conn.execute(
+            sql.SQL("SELECT next_offset FROM {}").format(
+                sql.Identifier(schema, "switchyard_projector_positions")
+            )
+        ).fetchall()
+    assert kept == [(42,)]
+    assert positions == ([(7,)] if revision >= "0002" else [])
