@@ -30,8 +30,9 @@ from switchyard.adapters.embedded import postgres as embedded_postgres
 from switchyard.adapters.embedded.kafka import published_address, start_kafka
 from switchyard.adapters.embedded.redis import start_redis
 from switchyard.adapters.postgres.leases import PostgresLeases
+from switchyard.adapters.postgres.migrate import migrate
 from switchyard.adapters.postgres.persistence import event_store_env, store_errors
-from switchyard.adapters.postgres.read_store import read_engine
+from switchyard.adapters.postgres.read_store import current_schema, store_engine, url_engine
 from switchyard.adapters.postgres.rebuild import Progress, rebuild
 from switchyard.adapters.projector.config import ProjectorConfig
 from switchyard.adapters.projector.consumer import Projector
@@ -246,6 +247,7 @@ class Container:
         self._executors: Mapping[str, StepExecutor] | None = None
         self._servers: str | None = None
         self._read_engine: Engine | None = None
+        self._store_engine: Engine | None = None
 
     def executors(self) -> Mapping[str, StepExecutor]:
         """The step executors on REDIS_URL, or a private Redis (opened on first use)."""
@@ -259,19 +261,37 @@ class Container:
             self._servers = self._stack.enter_context(kafka_servers(self.settings))
         return self._servers
 
-    def read_engine(self) -> Engine:
-        """An engine on the read tables (the event store's database and schema)."""
-        if self._read_engine is None:
-            self._read_engine = engine = read_engine(self._recorder().datastore)
+    def store_engine(self) -> Engine:
+        """An engine on the event store's database and schema."""
+        if self._store_engine is None:
+            self._store_engine = engine = store_engine(self._recorder().datastore)
             self._stack.callback(engine.dispose)
+        return self._store_engine
+
+    def read_engine(self) -> Engine:
+        """An engine on the read tables: READ_DATABASE_URL (migrated on first use, unless
+        SWITCHYARD_CREATE_TABLES=false), else the event store's database and schema."""
+        url = self.settings.read_database_url
+        if url is None:
+            return self.store_engine()
+        if self._read_engine is None:
+            self._read_engine = engine = url_engine(url)
+            self._stack.callback(engine.dispose)
+            if self.settings.create_tables:
+                migrate(url, current_schema(engine))
         return self._read_engine
+
+    def store_apart(self) -> Engine | None:
+        """The event store's engine when the read tables are in another database, else None
+        (the read engine reaches the relay's marks too)."""
+        return None if self.settings.read_database_url is None else self.store_engine()
 
     def rebuild_read_tables(self, progress: Progress | None = None) -> int:
         """Rebuild the read tables from the event store and swap them in; the last sequence."""
         recorder = self._recorder()
-        schema = recorder.datastore.schema or "public"
-        transcoder = self.app.mapper.transcoder
-        return rebuild(self.read_engine(), schema, recorder, transcoder, progress)
+        engine = self.read_engine()
+        schema = current_schema(engine)
+        return rebuild(engine, schema, recorder, self.app.mapper.transcoder, progress)
 
     def _recorder(self) -> PostgresApplicationRecorder:
         recorder = self.app.recorder

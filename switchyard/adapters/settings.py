@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "SWITCHYARD_DATABASE_URL")
     )
+    read_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("READ_DATABASE_URL", "SWITCHYARD_READ_DATABASE_URL"),
+    )
     data_dir: Path = Path(".switchyard")
     service_types_file: Path | None = None
     actor: str = Field(default_factory=_default_actor)

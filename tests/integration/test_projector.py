@@ -16,6 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine
 
 from switchyard.adapters.bootstrap import Container, container
@@ -34,9 +38,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def store(pg_env: dict[str, str]) -> Iterator[Container]:
-    """A container on the test's event store (its read engine is on the same schema)."""
-    with container(Settings(database_url=None), env=pg_env) as parts:
+def store(pg_env: dict[str, str], read_database_url: str | None = None) -> Iterator[Container]:
+    """A container on the test's event store (its read tables there too, unless given)."""
+    settings = Settings(database_url=None, read_database_url=read_database_url)
+    with container(settings, env=pg_env) as parts:
         yield parts
 
 
@@ -52,17 +57,21 @@ def projector_config(config: RelayConfig, group: str | None = None) -> Projector
 
 
 @contextmanager
-def projecting(pg_env: dict[str, str], config: ProjectorConfig) -> Iterator[Container]:
+def projecting(
+    pg_env: dict[str, str], config: ProjectorConfig, read_database_url: str | None = None
+) -> Iterator[Container]:
     """A projector in a thread of a container of its own, stopped on exit."""
-    with store(pg_env) as parts:
+    with store(pg_env, read_database_url) as parts:
         thread = parts.in_thread("projector", parts.projector(config).run, join_seconds=30)
         yield parts
     assert not thread.is_alive(), "the projector did not stop"
 
 
-def reflects_everything(engine: Engine, app: Switchyard, topic: str) -> bool:
+def reflects_everything(
+    engine: Engine, app: Switchyard, topic: str, store: Engine | None = None
+) -> bool:
     """Whether the read tables reflect the store's last event (a short wait)."""
-    return wait_for(engine, topic, app.recorder.max_notification_id() or 0, 0.5).fresh
+    return wait_for(engine, topic, app.recorder.max_notification_id() or 0, 0.5, store).fresh
 
 
 def assert_equal_to_a_rebuild(parts: Container) -> None:
@@ -183,4 +192,30 @@ def test_two_projectors_in_one_group_with_one_killed_leave_the_tables_exact(
         finally:
             for child in children:
                 kill(child)
+        assert_equal_to_a_rebuild(parts)
+
+
+@pytest.fixture()
+def read_database(database_url: str) -> Iterator[str]:
+    """The URL of a database of its own on the test server, dropped after the test."""
+    name = f"reads_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(database_url, dbname=name)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_the_read_tables_can_live_in_another_database(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig, read_database: str
+) -> None:
+    run_plan(pg_app, 10)
+    projector = projector_config(config)
+    with running(pg_env, config) as relay, projecting(pg_env, projector, read_database) as parts:
+        wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
+        engine, on_store = parts.read_engine(), parts.store_apart()
+        assert on_store is not None
+        wait_until(lambda: reflects_everything(engine, pg_app, config.topic, on_store), 60, "")
+        assert len(rows(engine)["switchyard_read_tasks"]) == 10
+        assert rows(parts.store_engine())["switchyard_read_tasks"] == []
         assert_equal_to_a_rebuild(parts)

@@ -57,7 +57,12 @@ def status(as_json: JsonOption = False) -> None:
     """Show, per partition, what the relay published and how far the projector applied it."""
     settings = Settings()
     with container(settings) as parts, parts.read_engine().connect() as conn:
-        found = projector_status(conn, settings.kafka_topic)
+        store = parts.store_apart()
+        if store is None:
+            found = projector_status(conn, settings.kafka_topic)
+        else:
+            with store.connect() as on_store:
+                found = projector_status(conn, settings.kafka_topic, on_store)
     print_json(found) if as_json else show_status(found)
 
 

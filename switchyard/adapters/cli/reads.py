@@ -12,12 +12,13 @@ silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from switchyard.adapters.bootstrap import container
 from switchyard.adapters.cli.output import errors
@@ -49,32 +50,43 @@ def read_tables(action: Callable[[Connection], T], min_sequence: int | None = No
         container(settings, announce=lambda line: typer.echo(line, err=True)) as parts,
         store_errors(),
     ):
-        engine = parts.read_engine()
+        engine, store = parts.read_engine(), parts.store_apart()
         if min_sequence is not None:
-            found = wait_for(engine, topic, min_sequence, settings.read_wait_seconds)
+            found = wait_for(engine, topic, min_sequence, settings.read_wait_seconds, store)
             if not found.fresh:
                 raise ReadStale(
                     f"the read tables do not reflect sequence {min_sequence} after "
                     f"{settings.read_wait_seconds:g} s: {behind(found.status)}",
                     sequence=min_sequence,
                 )
-        with reading(engine) as conn:
+        newest = parts.app.recorder.max_notification_id() or 0
+        with reading(engine) as conn, _on_store(conn, store) as on_store:
             try:
                 result = action(conn)
             except NotFound as exc:
-                lag = _lag(conn, topic, parts.app.recorder.max_notification_id() or 0)
+                lag = _lag(conn, topic, newest, on_store)
                 if lag:
                     exc.message += f" in the read tables, which are behind: {lag}"
                 raise
-            lag = _lag(conn, topic, parts.app.recorder.max_notification_id() or 0)
+            lag = _lag(conn, topic, newest, on_store)
         if lag:
             errors.print(f"note: the read tables are behind: {lag}", highlight=False)
         return result
 
 
-def _lag(conn: Connection, topic: str, newest: int) -> str:
+@contextmanager
+def _on_store(conn: Connection, store: Engine | None) -> Iterator[Connection]:
+    """A connection to the relay's marks: `conn`, or one on the store if it is apart."""
+    if store is None:
+        yield conn
+        return
+    with store.connect() as on_store:
+        yield on_store
+
+
+def _lag(conn: Connection, topic: str, newest: int, store: Connection) -> str:
     """How the read tables are behind the store, in words ("" if they are not)."""
-    status = projector_status(conn, topic)
+    status = projector_status(conn, topic, store)
     if status.relay_position < newest or status.lag_events or status.held:
         return behind(status, newest)
     return ""

@@ -24,6 +24,8 @@ waits for the projector to pass them, so a busy topic cannot keep moving it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,12 +88,20 @@ class Freshness:
     status: ProjectorStatus
 
 
-def projector_status(conn: Connection, topic: str) -> ProjectorStatus:
-    """The relay's and the projector's positions on `topic`, read in one snapshot."""
+def projector_status(
+    conn: Connection, topic: str, store: Connection | None = None
+) -> ProjectorStatus:
+    """The relay's and the projector's positions on `topic`.
+
+    `conn` is on the read tables; `store`, on the event store, if that is another
+    database (READ_DATABASE_URL); the relay's marks are read first.
+    """
+    store = store or conn
     published = {
         r.partition: r
-        for r in conn.execute(select(relay_offsets).where(relay_offsets.c.topic == topic))
+        for r in store.execute(select(relay_offsets).where(relay_offsets.c.topic == topic))
     }
+    relay_at = _relay_position(store)
     applied = {
         r.partition: r for r in conn.execute(select(positions).where(positions.c.topic == topic))
     }
@@ -115,16 +125,25 @@ def projector_status(conn: Connection, topic: str) -> ProjectorStatus:
                 None if got is None else got.applied_at,
             )
         )
-    return ProjectorStatus(topic, _relay_position(conn), tuple(lags), _held(conn))
+    return ProjectorStatus(topic, relay_at, tuple(lags), _held(conn))
 
 
-def wait_for(engine: Engine, topic: str, sequence: int, timeout_seconds: float) -> Freshness:
-    """Wait until the read tables reflect `sequence`, or the timeout; say which."""
+def wait_for(
+    engine: Engine,
+    topic: str,
+    sequence: int,
+    timeout_seconds: float,
+    store: Engine | None = None,
+) -> Freshness:
+    """Wait until the read tables (on `engine`) reflect `sequence`, or the timeout; say which.
+
+    `store` is an engine on the event store if that is another database.
+    """
     deadline = time.monotonic() + timeout_seconds
     target: dict[int, int] | None = None
     while True:
-        with engine.connect() as conn, conn.begin():
-            status = projector_status(conn, topic)
+        with _connections(engine, store) as (conn, on_store):
+            status = projector_status(conn, topic, on_store)
             if target is None and status.relay_position >= sequence:
                 target = {
                     p.partition: p.published for p in status.partitions if p.published is not None
@@ -134,6 +153,17 @@ def wait_for(engine: Engine, topic: str, sequence: int, timeout_seconds: float) 
         if time.monotonic() >= deadline:
             return Freshness(sequence, False, status)
         time.sleep(POLL_SECONDS)
+
+
+@contextmanager
+def _connections(engine: Engine, store: Engine | None) -> Iterator[tuple[Connection, Connection]]:
+    """A transaction on the read tables and one on the store (the same if one database)."""
+    with engine.connect() as conn, conn.begin():
+        if store is None:
+            yield conn, conn
+            return
+        with store.connect() as on_store, on_store.begin():
+            yield conn, on_store
 
 
 def _reflects(

@@ -91,7 +91,7 @@ def forget_positions(engine: Engine, topic: str, partitions: Iterable[int]) -> N
         )
 
 
-def read_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
+def store_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
     """An engine on the event store's server whose connections work in its schema."""
     params = datastore_params(datastore)
     schema = datastore.schema or "public"
@@ -105,3 +105,20 @@ def read_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
     return create_engine(
         "postgresql+psycopg://", creator=in_schema, pool_size=pool_size, pool_pre_ping=True
     )
+
+
+def url_engine(url: str, pool_size: int = 2) -> Engine:
+    """An engine on the database at a libpq URL (READ_DATABASE_URL), in its default schema."""
+
+    def connect() -> psycopg.Connection[Any]:
+        return psycopg.connect(url)
+
+    return create_engine(
+        "postgresql+psycopg://", creator=connect, pool_size=pool_size, pool_pre_ping=True
+    )
+
+
+def current_schema(engine: Engine) -> str:
+    """The schema an engine's connections work in."""
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT current_schema()")).scalar())
