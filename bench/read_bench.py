@@ -503,12 +503,23 @@ def plan_row(tasks: list[dict[str, Any]], actor: str, running: bool) -> tuple[An
     )
 
 
+EVENTS_PER_TASK = (11.5, 8.5)
+"""Audit rows per task of a finished plan and of the big plan (40% of it still queued)."""
+
+
+def small_plan_size(args: argparse.Namespace) -> int:
+    """Tasks per plan besides the big one, so the plans fill about `--audit-rows` rows."""
+    finished, big = EVENTS_PER_TASK
+    rest = max(0.0, args.audit_rows - args.tenants * big)
+    return max(1, int(rest / finished / max(1, args.plans - 1)))
+
+
 def fill_read_tables(url: str, args: argparse.Namespace) -> Generated:
     """Generate the plans, tasks, tenants and audit rows (see the module), COPY them, ANALYZE."""
     rng = random.Random(11)
     made = Generated(tenants=[f"tenant-{i:05d}" for i in range(args.tenants)])
     made.actors = [f"cli:sre{i:02d}" for i in range(38)] + ["api:deploy-bot", "api:release"]
-    small = max(1, (args.audit_rows // 12 - args.tenants) // max(1, args.plans - 1))
+    small = small_plan_size(args)
     plans, tasks = [], []
     with psycopg.connect(url) as conn:
         copy_sql = "COPY switchyard_read_audit (" + AUDIT_COLUMNS + ") FROM STDIN"
@@ -588,15 +599,16 @@ class Shape:
 
 
 def plan_show(conn: Any, params: dict[str, Any]) -> object:
-    """`plan show`'s reads: the plan's row and its first page of tasks by position."""
+    """`plan show`'s reads: the plan's row (`queries.get_plan`) and its first page of tasks
+    by position (SQLAlchemy Core: the page's query function has not landed yet)."""
     from sqlalchemy import select
 
-    from switchyard.projections.tables import plans, tasks
+    from switchyard.projections.queries import get_plan
+    from switchyard.projections.tables import tasks
 
     plan_id = params["plan"]
-    summary = conn.execute(select(plans).where(plans.c.plan_id == plan_id)).one()
     page = select(tasks).where(tasks.c.plan_id == plan_id).order_by(tasks.c.position).limit(PAGE)
-    return summary, conn.execute(page).all()
+    return get_plan(conn, plan_id), conn.execute(page).all()
 
 
 def audit_query(conn: Any, params: dict[str, Any]) -> object:
