@@ -45,6 +45,7 @@ plans = Table(
     Column("finished_at", DateTime(timezone=True)),
     Index("switchyard_read_plans_newest", "created_at", "plan_id"),
     Index("switchyard_read_plans_status", "status", "created_at", "plan_id"),
+    Index("switchyard_read_plans_actor", "created_by", "created_at", "plan_id"),
 )
 """One row per plan: its status and counts, rolled up from its tasks' rows."""
 
@@ -75,6 +76,12 @@ tasks = Table(
     Column("waiting_for", Text),
     Index("switchyard_read_tasks_plan", "plan_id", "position"),
     Index("switchyard_read_tasks_tenant", "tenant_id", "created_at"),
+    Index("switchyard_read_tasks_plan_status", "plan_id", "status", "position"),
+    Index(
+        "switchyard_read_tasks_waiting",
+        "tenant_id",
+        postgresql_where=text("waiting_for IS NOT NULL"),
+    ),
 )
 """One row per task: where it is, who holds it, what failed."""
 
@@ -103,6 +110,9 @@ tenants = Table(
     Column("switched_by_task", Text),
     Column("latest_task", Text),
     Column("latest_task_status", Text),
+    Index("switchyard_read_tenants_version", "version", "tenant_id"),
+    Index("switchyard_read_tenants_service_type", "service_type", "tenant_id"),
+    Index("switchyard_read_tenants_status", "latest_task_status", "tenant_id"),
 )
 """One row per tenant: the version it was last switched to and its latest task."""
 

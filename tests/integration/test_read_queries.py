@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from switchyard.adapters.kafka.examples import scenario
 from switchyard.adapters.postgres.read_store import apply
@@ -98,46 +98,3 @@ def test_plans_are_listed_newest_first_in_pages(
     assert len(list_plans(conn, since=since)) == len(created) - 1
     for plan in list_plans(conn):
         assert list_plans(conn, status=plan.status)
-
-
-def _plan_of(conn: Connection, query: str, **params: Any) -> str:
-    conn.execute(text("SET LOCAL enable_seqscan = off"))
-    lines = conn.execute(text(f"EXPLAIN {query}"), params).scalars().all()
-    return "\n".join(lines)
-
-
-@pytest.mark.parametrize(
-    ("query", "params"),
-    [
-        (
-            "SELECT * FROM switchyard_read_audit WHERE tenant_id = :v ORDER BY sequence DESC",
-            "acme",
-        ),
-        (
-            "SELECT * FROM switchyard_read_audit WHERE aggregate_id = :v ORDER BY sequence DESC",
-            "x",
-        ),
-        (
-            "SELECT * FROM switchyard_read_audit WHERE actor = :v ORDER BY sequence DESC",
-            "cli:bob",
-        ),
-        (
-            "SELECT * FROM switchyard_read_audit WHERE plan_id = :v ORDER BY sequence DESC",
-            "x",
-        ),
-        (
-            "SELECT * FROM switchyard_read_plans ORDER BY created_at DESC, plan_id DESC LIMIT 10",
-            None,
-        ),
-        (
-            "SELECT * FROM switchyard_read_plans WHERE status = :v ORDER BY created_at DESC",
-            "QUEUED",
-        ),
-    ],
-)
-def test_queries_use_an_index(
-    history: tuple[Connection, list[ProjectedEvent]], query: str, params: str | None
-) -> None:
-    conn, _ = history
-    plan = _plan_of(conn, query, **({} if params is None else {"v": params}))
-    assert "Index" in plan and "Seq Scan" not in plan, plan
