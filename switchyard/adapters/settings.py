@@ -10,6 +10,7 @@ from aiokafka import codec
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from switchyard.adapters.api.tokens import TokenSetting
 from switchyard.domain.errors import Problem, SettingsInvalid
 
 _CODECS = {
@@ -87,6 +88,14 @@ class Settings(BaseSettings):
     relay_topic_check_seconds: float = Field(default=5.0, gt=0)
     relay_heartbeat_seconds: float = Field(default=2.0, gt=0)
     projector_group: str = "switchyard-projector"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    api_tokens: list[TokenSetting] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    api_max_tenants: int = Field(default=50_000, ge=1)
+    api_max_page: int = Field(default=1_000, ge=1)
+    api_max_streams: int = Field(default=8, ge=1)
+    api_idempotency_hours: float = Field(default=24.0, gt=0)
     projector_batch_size: int = Field(default=1000, ge=1)
     read_wait_seconds: float = Field(default=10.0, ge=0)
 

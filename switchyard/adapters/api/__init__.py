@@ -1,1 +1,2 @@
-"""The HTTP command and query API (to come: nothing here yet)."""
+"""The HTTP command and query API (`switchyard api`): FastAPI on uvicorn, JSON in camelCase,
+bearer tokens with scopes, problem details for every error."""

@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from switchyard.adapters.cli import (
+    api,
     db,
     demo,
     events,
@@ -38,6 +39,8 @@ app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")
 app.add_typer(events.app, name="events")
 app.add_typer(projector.app, name="projector")
+app.add_typer(api.tokens, name="token")
+app.command("api")(api.api)
 app.command("dev")(roles.dev)
 app.command("scheduler")(roles.scheduler)
 app.command("relay")(roles.relay)

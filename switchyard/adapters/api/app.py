@@ -1,0 +1,41 @@
+"""The API's application: FastAPI with its routes, problem details and limits.
+
+`create_app(services)` builds it on parts the caller made (`switchyard api` from
+the container; tests from theirs); nothing is started at import time.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from switchyard.adapters.api import problems
+from switchyard.adapters.api.deps import ApiServices
+from switchyard.adapters.api.limits import BodyLimit
+from switchyard.adapters.api.routes import health, plans, tasks
+
+DESCRIPTION = """\
+Run and steer multi-tenant blue-green switch-overs, and ask where they stand.
+
+Every request but `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer
+<token>` (tokens: `switchyard token create`). Errors are RFC 9457 problem details
+with a stable `code`. Commands answer the `sequence` of their last event; give it
+to a query as `minSequence` to read your own write.
+"""
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """The API on these parts."""
+    app = FastAPI(
+        title="switchyard",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    problems.install(app)
+    for router in (health.router, plans.router, tasks.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    return app

@@ -1,0 +1,78 @@
+"""What the API's routes share: the service's parts, and who is asking.
+
+Closed by default: a route that names a scope refuses a request without a bearer
+token (401), with an unknown token (401) or with a token lacking that scope (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from switchyard.adapters.api.problems import ApiProblem
+from switchyard.adapters.api.tokens import Principal, Scope, Tokens
+from switchyard.adapters.settings import Settings
+from switchyard.application.app import Switchyard
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """The parts the API runs on: the application, the read tables, settings and tokens."""
+
+    app: Switchyard
+    store_engine: Engine
+    read_engine: Engine
+    settings: Settings
+    tokens: Tokens
+
+    @property
+    def store_apart(self) -> Engine | None:
+        """The event store's engine if the read tables are in another database."""
+        return None if self.store_engine is self.read_engine else self.store_engine
+
+
+def services(request: Request) -> ApiServices:
+    """The API's parts, set on the app at start."""
+    found: ApiServices = request.app.state.services
+    return found
+
+
+Services = Annotated[ApiServices, Depends(services)]
+"""A route parameter receiving the API's parts."""
+
+_bearer = HTTPBearer(auto_error=False, description="A token made by `switchyard token create`.")
+
+
+def authorised(scope: Scope) -> Callable[..., Principal]:
+    """A dependency giving the request's principal, if its token has `scope`."""
+
+    def principal(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise ApiProblem(401, "send `Authorization: Bearer <token>`")
+        found = services(request).tokens.authenticate(credentials.credentials)
+        if found is None:
+            raise ApiProblem(401, "the token is not known")
+        if scope not in found.scopes:
+            raise ApiProblem(403, f"the token lacks the scope {scope.value}")
+        request.state.actor = found.actor
+        return found
+
+    return principal
+
+
+Writer = Annotated[Principal, Depends(authorised(Scope.PLANS_WRITE))]
+"""The principal of a request that creates or steers plans."""
+
+Reader = Annotated[Principal, Depends(authorised(Scope.PLANS_READ))]
+"""The principal of a request that reads plans, tasks, tenants and reports."""
+
+Auditor = Annotated[Principal, Depends(authorised(Scope.AUDIT_READ))]
+"""The principal of a request that reads the audit trail."""
