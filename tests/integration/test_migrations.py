@@ -33,7 +33,7 @@ from switchyard.adapters.postgres.migrate import (
 )
 from switchyard.adapters.postgres.scheduler_tables import PLANS, TASKS
 from switchyard.adapters.postgres.tables import metadata
-from switchyard.adapters.relay.store import OFFSETS_TABLE, POSITION_TABLE, RelayPositions
+from switchyard.adapters.relay.store import POSITION_TABLE, RelayPositions
 from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import StoreRefused
 from switchyard.domain.status import UNFINISHED
@@ -160,7 +160,7 @@ def test_migrate_from_an_empty_schema_creates_every_table(database_url: str, sch
     assert migrate(database_url, schema) == head_revision()
     assert current_revision(database_url, schema) == head_revision()
     tables = {row[0] for row in describe(database_url, schema)["columns"]}
-    assert tables == {PLANS, TASKS, POSITION_TABLE, OFFSETS_TABLE, *read_metadata.tables}
+    assert tables == {*metadata.tables, *read_metadata.tables}
     assert version_rows(database_url, schema) == [(head_revision(),)]
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
+from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
 from switchyard.adapters.api.routes import health, plans, tasks
 
@@ -37,5 +38,6 @@ def create_app(services: ApiServices) -> FastAPI:
     problems.install(app)
     for router in (health.router, plans.router, tasks.router):
         app.include_router(router)
+    app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
     return app

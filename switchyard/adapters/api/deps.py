@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -76,3 +76,23 @@ Reader = Annotated[Principal, Depends(authorised(Scope.PLANS_READ))]
 
 Auditor = Annotated[Principal, Depends(authorised(Scope.AUDIT_READ))]
 """The principal of a request that reads the audit trail."""
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Send the same request again with the same key to get the first"
+            " response back instead of a second effect (kept per token for"
+            " API_IDEMPOTENCY_HOURS).",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's `Idempotency-Key` header (the idempotency middleware acts on it)."""
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+"""A route parameter receiving the request's `Idempotency-Key`."""

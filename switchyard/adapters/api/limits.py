@@ -6,11 +6,9 @@ it announces its length or streams in chunks.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchyard.adapters.api.problems import HTTP_CODES, MEDIA_TYPE
+from switchyard.adapters.api.problems import HTTP_CODES, send_problem
 
 
 class BodyLimit:
@@ -47,19 +45,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         code, title = HTTP_CODES[413]
-        body = json.dumps(
-            {
-                "type": f"urn:switchyard:problem:{code}",
-                "title": title,
-                "status": 413,
-                "detail": f"the body is over {self._max} bytes",
-                "code": code,
-                "instance": scope.get("path", ""),
-            }
-        ).encode()
-        headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(scope, send, 413, code, title, f"the body is over {self._max} bytes")
 
 
 class _TooLarge(Exception):

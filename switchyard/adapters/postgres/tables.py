@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Sequence,
     SmallInteger,
@@ -140,3 +142,17 @@ relay_offsets = Table(
     Column("last_time", DateTime(timezone=True), nullable=False),
 )
 """Per partition, the last message the broker acknowledged, written with the position."""
+
+idempotency_keys = Table(
+    "switchyard_idempotency_keys",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("switchyard_idempotency_keys_age", "created_at"),
+)
+"""The API's idempotency keys: each request's fingerprint and stored response."""

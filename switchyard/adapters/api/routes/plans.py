@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from switchyard.adapters.api.deps import Services, Writer
+from switchyard.adapters.api.deps import IdempotencyKey, Services, Writer, idempotency_key
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.routes.steering import Action, command, steer
 from switchyard.adapters.api.schemas import ActionBody, PlanCreatedOut, PlanRequestBody, RecordedOut
@@ -39,6 +39,7 @@ def create_plan(
     parts: Services,
     principal: Writer,
     body: Annotated[PlanRequestBody, Body()],
+    key: IdempotencyKey,
 ) -> JSONResponse:
     """Validate a plan request and record the plan, one queued task per tenant."""
     raw: dict[str, Any] = body.model_dump(by_alias=True, exclude_unset=True)
@@ -51,7 +52,10 @@ def create_plan(
             "plan.too_many_tenants",
         )
     with trace_context(request.headers.get("traceparent")):
-        created = parts.app.create_plan(raw, principal.actor)
+        # The key reaches the plan's id too: a retry after a crash between the plan's
+        # save and the stored response finds the plan instead of making a second.
+        scoped = None if key is None else f"{principal.token_id}:{key}"
+        created = parts.app.create_plan(raw, principal.actor, scoped)
     out = PlanCreatedOut(
         plan_id=created.plan_id,
         task_ids=list(created.task_ids),
@@ -68,6 +72,7 @@ def create_plan(
 @router.post(
     "/{planId}/actions/{action}",
     status_code=202,
+    dependencies=[Depends(idempotency_key)],
     response_model=RecordedOut,
     responses={200: {"model": RecordedOut, "description": "The effect already held."}},
 )

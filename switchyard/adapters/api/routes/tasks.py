@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from switchyard.adapters.api.deps import Services, Writer
+from switchyard.adapters.api.deps import Services, Writer, idempotency_key
 from switchyard.adapters.api.routes.steering import Action, command, steer
 from switchyard.adapters.api.schemas import ActionBody, RecordedOut
 from switchyard.domain.errors import TaskNotFound, TenantNotFound
@@ -21,6 +21,7 @@ TenantId = Annotated[str, Path(alias="tenantId", description="The tenant's id.")
 
 STEERED = {
     "status_code": 202,
+    "dependencies": [Depends(idempotency_key)],
     "response_model": RecordedOut,
     "responses": {200: {"model": RecordedOut, "description": "The effect already held."}},
 }
