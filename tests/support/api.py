@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
 
 from switchyard.adapters.api.app import create_app
 from switchyard.adapters.api.deps import ApiServices
@@ -68,10 +69,8 @@ class ApiClient:
 
 
 @contextmanager
-def api_client(
-    pg_env: dict[str, str], *issued: Issued, **settings: object
-) -> Iterator[tuple[ApiClient, Container]]:
-    """A test client of the API on the test's event store (read tables in its schema)."""
+def api_app(pg_env: dict[str, str], *issued: Issued, **settings: object) -> Iterator[ApiApp]:
+    """The API's ASGI app on the test's event store (read tables in its schema)."""
     configured = Settings(
         database_url=None,
         api_tokens=[i.setting for i in issued],
@@ -85,10 +84,27 @@ def api_client(
             settings=configured,
             tokens=Tokens(configured.api_tokens),
         )
-        transport = httpx.ASGITransport(app=create_app(services), raise_app_exceptions=False)
+        yield ApiApp(create_app(services), parts)
+
+
+@dataclass(frozen=True)
+class ApiApp:
+    """The API's ASGI app and the container it runs on."""
+
+    asgi: FastAPI
+    parts: Container
+
+
+@contextmanager
+def api_client(
+    pg_env: dict[str, str], *issued: Issued, **settings: object
+) -> Iterator[tuple[ApiClient, Container]]:
+    """A test client of the API on the test's event store (read tables in its schema)."""
+    with api_app(pg_env, *issued, **settings) as app:
+        transport = httpx.ASGITransport(app=app.asgi, raise_app_exceptions=False)
         with start_blocking_portal() as portal:
             client = httpx.AsyncClient(transport=transport, base_url="http://switchyard")
             try:
-                yield ApiClient(portal, client), parts
+                yield ApiClient(portal, client), app.parts
             finally:
                 portal.call(client.aclose)

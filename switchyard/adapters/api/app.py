@@ -6,6 +6,8 @@ the container; tests from theirs); nothing is started at import time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from switchyard.adapters.api import problems
@@ -33,8 +35,16 @@ def create_app(services: ApiServices) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        responses=problems.DOCUMENTED,
     )
     app.state.services = services
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.problems_as_problem_json(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     problems.install(app)
     for router in (health.router, plans.router, tasks.router):
         app.include_router(router)

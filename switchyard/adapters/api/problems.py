@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import Scope, Send
 
@@ -58,6 +59,53 @@ HTTP_CODES = {
     429: ("request.too_many", "Too many requests of this kind at once"),
 }
 """The code and title of each plain HTTP error."""
+
+
+class FieldProblem(BaseModel):
+    """One invalid field of a request: its path, code and message."""
+
+    field: str = Field(examples=["tenants[0].targetVersion"])
+    code: str = Field(examples=["required"])
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """An error, as RFC 9457 problem details with the service's stable `code`."""
+
+    type: str = Field(examples=["urn:switchyard:problem:plan.not_found"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=["plan.not_found"])
+    instance: str
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="For invalid requests: every problem, by field path."
+    )
+    errorId: str | None = Field(
+        default=None, description="For unexpected errors: the id the log gives it too."
+    )
+
+
+DOCUMENTED: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemOut, "description": title}
+    for status, (_, title) in {
+        **HTTP_CODES,
+        500: ("internal", "Unexpected error (its id is in the log)"),
+        503: ("store.unavailable", "A server behind the API is down or behind; retry"),
+    }.items()
+}
+"""The problems every route may answer, for its OpenAPI document."""
+
+
+def problems_as_problem_json(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with every 4xx and 5xx answer's content as problem+json."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in "45" and "application/json" in content:
+                    response["content"] = {MEDIA_TYPE: content["application/json"]}
+    return openapi
 
 
 class ApiProblem(Exception):
