@@ -4,6 +4,7 @@ every error, steering that is safe to retry."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from switchyard.adapters.api.tokens import Scope
 from switchyard.adapters.bootstrap import Container
+from switchyard.application.tracing import METADATA
 from tests.support.api import ApiClient, Issued, api_client, issue
 from tests.support.builders import plan_request
 
@@ -176,3 +178,19 @@ def test_health_needs_no_token_and_readiness_names_what_lags(
     assert ready.json()["checks"]["database"] == "ok"
     assert ready.json()["checks"]["migrations"] == "ok"
     assert ready.status_code in (200, 503)
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_commands_run_in_the_requests_trace(api: tuple[ApiClient, Container]) -> None:
+    client, parts = api
+    made = post(client, "/v1/plans", WRITER, plan_request("acme"), traceparent=TRACEPARENT)
+    task = made.json()["taskIds"][0]
+    paused = post(client, f"/v1/tasks/{task}/actions/pause", WRITER, {}, traceparent=TRACEPARENT)
+    assert paused.status_code == 202, paused.text
+    post(client, f"/v1/tasks/{task}/actions/resume", WRITER, {})
+    notifications = parts.app.recorder.select_notifications(0, 100, inclusive_of_start=False)
+    stored = [json.loads(n.state).get(METADATA, {}).get("traceparent") for n in notifications]
+    assert stored[:-1] == [TRACEPARENT] * (len(stored) - 1)
+    assert stored[-1] is None
