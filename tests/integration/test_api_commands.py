@@ -8,12 +8,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from anyio.from_thread import start_blocking_portal
 
 from switchyard.adapters.api.tokens import Scope
 from switchyard.adapters.bootstrap import Container
 from switchyard.application.tracing import METADATA
-from tests.support.api import ApiClient, Issued, api_client, issue
+from tests.support.api import ApiClient, Issued, api_app, api_client, issue
 from tests.support.builders import plan_request
 
 WRITER = issue("deploy-bot")
@@ -194,3 +196,24 @@ def test_commands_run_in_the_requests_trace(api: tuple[ApiClient, Container]) ->
     stored = [json.loads(n.state).get(METADATA, {}).get("traceparent") for n in notifications]
     assert stored[:-1] == [TRACEPARENT] * (len(stored) - 1)
     assert stored[-1] is None
+
+
+def test_an_unexpected_error_is_a_problem_with_the_id_in_the_log(
+    pg_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with api_app(pg_env, WRITER) as app:
+        app.asgi.add_api_route("/v1/broken", broken)  # a route whose code has a bug
+        transport = httpx.ASGITransport(app=app.asgi, raise_app_exceptions=False)
+        with start_blocking_portal() as portal:
+            client = ApiClient(portal, httpx.AsyncClient(transport=transport, base_url="http://x"))
+            answer = client.get("/v1/broken", headers=WRITER.headers)
+    body = assert_problem(answer, 500, "internal")
+    assert body["errorId"] in body["detail"]
+    logged = [r for r in caplog.records if body["errorId"] in r.getMessage()]
+    assert logged and logged[0].exc_info is not None
+    assert "secret detail" not in answer.text
+
+
+def broken() -> None:
+    """A route that fails unexpectedly."""
+    raise RuntimeError("secret detail")
