@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection
 
+from switchyard.adapters.api.representation import plan_cursor
 from switchyard.adapters.cli import report
 from switchyard.adapters.cli.common import ActorOption, JsonOption, ReasonOption, parse_id, with_app
 from switchyard.adapters.cli.output import console, print_json
 from switchyard.adapters.cli.planfile import read_plan_file
 from switchyard.adapters.cli.read_output import (
     parse_plan_cursor,
-    plan_cursor,
     show_plan_rows,
     show_plan_summary,
     show_task_rows,

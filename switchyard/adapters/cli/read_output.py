@@ -8,25 +8,16 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
+from switchyard.adapters.api import representation
 from switchyard.adapters.cli.output import console
 from switchyard.projections.fleet import TaskRow, TenantRow
 from switchyard.projections.queries import AuditRow, PlanCursor, PlanRow
 
-CURSOR_SEPARATOR = "~"
-"""Between the creation time and the id in a plan list's cursor."""
-
-
-def plan_cursor(row: PlanRow) -> str:
-    """The cursor of the page after this plan (its creation time and id)."""
-    created = row.created_at.isoformat() if row.created_at else ""
-    return f"{created}{CURSOR_SEPARATOR}{row.plan_id}"
-
 
 def parse_plan_cursor(value: str) -> PlanCursor:
-    """The plan list's cursor `plan_cursor` printed, or a usage error."""
-    created, _, plan_id = value.rpartition(CURSOR_SEPARATOR)
+    """The plan list's cursor `plan list` printed, or a usage error."""
     try:
-        return PlanCursor(datetime.fromisoformat(created), plan_id)
+        return representation.parse_plan_cursor(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a cursor `plan list` printed") from None
 
