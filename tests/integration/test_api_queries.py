@@ -119,6 +119,7 @@ def test_a_task_and_a_tenant_its_task_and_checkpoint(fleet: Fleet) -> None:
     }
     waiting = fleet.json("/v1/tenants/initech/task")
     assert waiting["taskId"] == fleet.ids["one/initech"] and waiting["status"] == "QUEUED"
+    assert fleet.json("/v1/tenants/acme/task")["taskId"] == fleet.ids["two/acme"]
 
 
 def test_tenants_list_by_id_filter_and_page(fleet: Fleet) -> None:

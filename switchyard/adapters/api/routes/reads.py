@@ -56,6 +56,7 @@ def plans(
             max_length=300,
             pattern=PRINTABLE,
             description="The page after this cursor (the previous page's `next`).",
+            examples=["2026-12-01T10:00:00+00:00~0b9f6c1e-52a4-4f0e-9a53-2f1d8d1f6a10"],
         ),
     ] = None,
 ) -> PlanPageOut:
@@ -90,7 +91,9 @@ def plan(
     status: Annotated[TaskStatus | None, Query(description="Only tasks in this status.")] = None,
     after: Annotated[
         int | None,
-        Query(ge=0, le=2**31 - 1, description="The page after this position (`next`)."),
+        Query(
+            ge=0, le=2**31 - 1, description="The page after this position (`next`).", examples=[99]
+        ),
     ] = None,
 ) -> PlanDetailOut:
     """Show a plan and a page of its tasks in FIFO order."""
