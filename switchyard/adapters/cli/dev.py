@@ -132,7 +132,7 @@ def _say_started(settings: Settings, servers: str, url: str, token: str) -> None
     )
     say(
         "scheduler, relay, projector and API running. In another shell: "
-        "switchyard demo --api; switchyard plan create examples/plan.yaml; "
+        f"switchyard demo --api {url}; switchyard plan create examples/plan.yaml; "
         "switchyard tail. Ctrl-C stops.",
         highlight=False,
         soft_wrap=True,
