@@ -7,16 +7,18 @@ import re
 import signal
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from switchyard.adapters.cli.published import read_published
 from tests.integration.test_demo import demo_env, processes_in
-from tests.support.cli import CLI
+from tests.support.cli import CLI, EXAMPLE
 from tests.support.waiting import wait_until
 
 START_SECONDS = 120
@@ -121,3 +123,43 @@ def test_dev_on_a_port_in_use_fails_with_its_code_and_starts_nothing(tmp_path: P
     assert "[api.address_in_use]" in done.stderr, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert not data_dir.exists(), "started servers with no port for the API"
+
+
+def test_demo_through_the_api_of_dev_completes_every_tenant_of_the_example(dev: Dev) -> None:
+    url, token = dev.line("API"), dev.line("token")
+    assert url and token
+    probe = httpx.get(
+        f"{url}/v1/plans/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    if probe.json().get("code") != "plan.not_found":
+        pytest.skip("this API does not serve GET /v1/plans/{planId}")
+    done = subprocess.run(
+        [CLI, "demo", "--plan", str(EXAMPLE), "--api", url],  # the token: dev's published one
+        env=demo_env(dev.data_dir),
+        cwd=dev.data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr + dev.printed()
+    for tenant in [t["tenantId"] for t in yaml.safe_load(EXAMPLE.read_text())["tenants"]]:
+        assert re.search(rf"^\s*{re.escape(tenant)}\s+│\s+COMPLETED\s+│", done.stdout, re.M), (
+            f"{tenant} not shown as COMPLETED:\n{done.stdout}"
+        )
+
+
+def test_demo_with_a_token_the_api_refuses_fails_with_the_status_and_problem(dev: Dev) -> None:
+    done = subprocess.run(
+        [CLI, "demo", "--plan", str(EXAMPLE), "--api", str(dev.line("API"))],
+        env={**demo_env(dev.data_dir), "SWITCHYARD_TOKEN": "sy_not-a-token"},
+        cwd=dev.data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "[api.call_failed]" in done.stderr and "401" in done.stderr, done.stderr
+    assert "[auth.unauthenticated]" in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
