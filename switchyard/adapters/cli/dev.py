@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from switchyard.adapters.api.tokens import Scope, TokenSetting, new_token, token_hash
-from switchyard.adapters.bootstrap import Roles, container, database_url
+from switchyard.adapters.bootstrap import Container, Roles, container, database_url
 from switchyard.adapters.cli.api import api_server, serve_until_stopped
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.published import (
@@ -62,12 +62,7 @@ def dev(api_port: ApiPortOption = None) -> None:
         parts.in_thread("relay", parts.relay().run, ROLE_JOIN_SECONDS)
         projector = parts.projector(on_assigned=_say_assigned)
         parts.in_thread("projector", projector.run, ROLE_JOIN_SECONDS)
-        host, port = listening.getsockname()[:2]
-        server = api_server(parts, host, port)
-        parts.in_thread(
-            "api", lambda: serve_until_stopped(server, parts.stop, [listening]), ROLE_JOIN_SECONDS
-        )
-        url = f"http://{_url_host(host)}:{port}"
+        url = _serve_api(parts, listening)
         files = {API_URL_FILE: url, API_TOKEN_FILE: token, REDIS_URL_FILE: redis_url}
         stack.enter_context(published(settings.data_dir, files))
         _say_started(settings, servers, url, token)
@@ -78,6 +73,21 @@ def dev(api_port: ApiPortOption = None) -> None:
     )
     if not drained:
         raise typer.Exit(3)  # work left running is taken over once its leases expire
+
+
+def _serve_api(parts: Container, listening: socket.socket) -> str:
+    """Serve the API on the listening socket, in a thread of the container; its URL."""
+    host, port = listening.getsockname()[:2]
+    server = api_server(parts, host, port)
+
+    def serve() -> None:
+        try:
+            serve_until_stopped(server, parts.stop, [listening])
+        finally:
+            parts.stop.set()  # an API that ended on its own stops dev: no half-running dev
+
+    parts.in_thread("api", serve, ROLE_JOIN_SECONDS)
+    return f"http://{_url_host(host)}:{port}"
 
 
 def listen(host: str, port: int) -> socket.socket:
