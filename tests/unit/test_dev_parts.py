@@ -99,3 +99,59 @@ def test_a_plan_is_created_with_the_token_and_an_idempotency_key() -> None:
     assert seen[0].url.path == "/v1/plans"
     assert seen[0].headers["Authorization"] == "Bearer sy_t"
     assert uuid.UUID(seen[0].headers["Idempotency-Key"])
+
+
+def test_a_plan_is_read_page_after_page_until_no_next() -> None:
+    plan_id = uuid.uuid4()
+
+    def task(position: int) -> dict[str, object]:
+        return {
+            "taskId": str(uuid.uuid4()),
+            "planId": str(plan_id),
+            "tenantId": f"t{position}",
+            "position": position,
+            "serviceType": "blue-green-gateway",
+            "targetVersion": "2.5.0",
+            "status": "QUEUED",
+            "currentStage": None,
+            "completedStages": 0,
+            "totalStages": 3,
+            "pauseRequested": False,
+            "cancelRequested": False,
+            "attempt": 0,
+            "failedStage": None,
+            "failureMessage": None,
+            "hasCheckpoint": False,
+            "owner": None,
+            "fence": None,
+            "createdAt": "2026-01-01T00:00:00Z",
+            "startedAt": None,
+            "finishedAt": None,
+            "waitingFor": None,
+        }
+
+    plan = {
+        "planId": str(plan_id),
+        "name": None,
+        "status": "QUEUED",
+        "taskCounts": {"QUEUED": 3},
+        "tasksTotal": 3,
+        "stagesDone": 0,
+        "stagesTotal": 9,
+        "maxConcurrency": None,
+        "createdBy": "dev",
+        "createdAt": None,
+        "finishedAt": None,
+    }
+    pages = {
+        None: {"plan": plan, "tasks": [task(0), task(1)], "next": 1},
+        "1": {"plan": plan, "tasks": [task(2)], "next": None},
+    }
+
+    def page(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=pages[request.url.params.get("after")])
+
+    with PlanClient("http://api.test", "sy_t", httpx.MockTransport(page)) as client:
+        detail = client.plan_detail(plan_id)
+    assert [t.tenant_id for t in detail.tasks] == ["t0", "t1", "t2"]
+    assert detail.next is None

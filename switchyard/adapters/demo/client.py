@@ -52,8 +52,17 @@ class PlanClient:
         return PlanCreatedOut.model_validate(answer)
 
     def plan_detail(self, plan_id: UUID) -> PlanDetailOut:
-        """`GET /v1/plans/{planId}`: the plan and its first page of tasks in FIFO order."""
-        return PlanDetailOut.model_validate(self._call("GET", f"/v1/plans/{plan_id}"))
+        """`GET /v1/plans/{planId}`, page after page (`after`): the plan and all of its tasks
+        in FIFO order."""
+        path = f"/v1/plans/{plan_id}"
+        detail = PlanDetailOut.model_validate(self._call("GET", path))
+        tasks = list(detail.tasks)
+        while detail.next is not None:
+            detail = PlanDetailOut.model_validate(
+                self._call("GET", path, params={"after": detail.next})
+            )
+            tasks.extend(detail.tasks)
+        return detail.model_copy(update={"tasks": tasks})
 
     def _call(self, method: str, path: str, **options: Any) -> Any:
         try:
