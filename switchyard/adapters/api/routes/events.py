@@ -46,7 +46,8 @@ EXAMPLE = (
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The plan's events, then `end` once it finishes: `id` the sequence,"
-        " `event` the event type, `data` the event as the audit trail shows it (AuditEvent).",
+        " `event` the event type, `data` the event as the audit trail shows it"
+        " (the AuditEventOut schema).",
         "content": {"text/event-stream": {"schema": {"type": "string"}, "example": EXAMPLE}},
     },
     429: {
