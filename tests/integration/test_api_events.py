@@ -6,6 +6,7 @@ tenants' plans unseen; streams per token limited, and given back when a client g
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -13,9 +14,12 @@ import httpx
 import pytest
 from sqlalchemy.pool import QueuePool
 
+from switchyard.adapters.api.schemas import AuditEventOut
 from switchyard.adapters.api.streams import EventStreams
 from switchyard.adapters.api.tokens import Scope, Tokens
 from switchyard.adapters.bootstrap import Container
+from switchyard.adapters.postgres.read_store import reading
+from switchyard.projections.queries import audit
 from tests.support.api import Issued, api_app, issue
 from tests.support.builders import plan_request, run_stages
 from tests.support.sse import Message, event_stream, served
@@ -107,6 +111,36 @@ def test_a_plans_events_arrive_in_order_with_ids_then_end_when_it_finishes(live:
     assert end.event == "end" and end.id is None
     last = int(found[-2].id or "")
     assert end.json() == {"planId": str(plan_id), "status": "COMPLETED", "sequence": last}
+
+
+def test_each_events_data_is_its_entry_in_the_audit_trail(live: Live) -> None:
+    plan_id, tasks = live.plan("acme", "globex")
+    live.parts.app.pause_task(tasks[1], "ops", "hold on")
+    live.finish(tasks[0])
+    live.parts.app.cancel_task(tasks[1], "ops")
+    with event_stream(live.client, PATH.format(plan_id), READER.headers) as stream:
+        streamed = [m.json() for m in stream.until_end()[:-1]]
+    live.parts.rebuild_read_tables()
+    with reading(live.parts.read_engine()) as conn:
+        rows = audit(conn, plan=str(plan_id), oldest_first=True, limit=1000)
+    trail = [
+        AuditEventOut.model_validate(row).model_dump(mode="json", by_alias=True)
+        for row in rows
+        if row.aggregate_type in ("Plan", "Task")  # a TenantTasks' TaskAssigned names it too
+    ]
+    assert streamed == trail
+
+
+def test_events_committed_concurrently_are_none_of_them_skipped(live: Live) -> None:
+    plan_id, tasks = live.plan(*(f"tenant-{i}" for i in range(6)))
+    with event_stream(live.client, PATH.format(plan_id), READER.headers) as stream:
+        first = stream.next()
+        with ThreadPoolExecutor(max_workers=len(tasks)) as workers:
+            list(workers.map(live.finish, tasks))
+        found = [first, *stream.until_end()]
+    every = sequences(found)
+    assert every == sorted(set(every)), "duplicate or out of order"
+    assert every == live.stored(plan_id, *tasks), "lost (unseen)"
 
 
 def test_resuming_after_the_last_id_gives_exactly_the_rest(live: Live) -> None:
