@@ -190,6 +190,15 @@ def test_an_idle_stream_sends_keep_alive_comments(live: Live) -> None:
         assert message.comment.startswith("ping")
 
 
+def test_a_stream_closes_without_end_when_the_service_stops(live: Live) -> None:
+    plan_id, _ = live.plan("acme")
+    with event_stream(live.client, PATH.format(plan_id), READER.headers) as stream:
+        stream.next()
+        live.parts.stop.set()
+        rest = stream.rest()
+    assert "end" not in {m.event for m in rest}
+
+
 def test_streams_over_the_limit_are_refused_and_a_disconnect_gives_the_slot_back(
     live: Live,
 ) -> None:

@@ -88,6 +88,10 @@ class EventStream:
                 return message
         raise AssertionError("the stream ended")
 
+    def rest(self) -> list[Message]:
+        """Every event left, until the server closes the stream."""
+        return [m for m in self._messages if m.comment is None]
+
     def until_end(self) -> list[Message]:
         """Every event up to and with `end`; the stream must close after it."""
         found = []
@@ -95,8 +99,8 @@ class EventStream:
             message = self.next()
             found.append(message)
             if message.event == "end":
-                rest = [m for m in self._messages if m.comment is None]
-                assert rest == [], f"events after end: {rest}"
+                after = self.rest()
+                assert after == [], f"events after end: {after}"
                 return found
 
 

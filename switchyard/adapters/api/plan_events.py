@@ -13,7 +13,7 @@ comments are the stream's heartbeats.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -57,19 +57,25 @@ class PlanEvents:
         transcoder: Transcoder,
         plan: FollowedPlan,
         poll_seconds: float,
+        stopping: Callable[[], bool],
     ) -> None:
         self._log = log
         self._transcoder = transcoder
         self._plan = plan
         self._poll_seconds = poll_seconds
+        self._stopping = stopping
 
     async def messages(self, after: int) -> AsyncIterator[ServerSentEvent]:
-        """The plan's events after sequence `after`, in order; then `end` once it finishes."""
+        """The plan's events after sequence `after`, in order; then `end` once it finishes.
+
+        When the service stops, the stream closes without `end`: the client resumes
+        from its last id on another server, or on this one once it is back.
+        """
         ids = self._plan.aggregate_ids
         tasks = list(self._plan.tenants)
         statuses = await to_thread.run_sync(self._log.task_statuses, tasks)
         last = after
-        while True:
+        while not self._stopping():
             page = await to_thread.run_sync(self._log.read, ids, after)
             for notification in page.events:
                 yield self.message(notification)

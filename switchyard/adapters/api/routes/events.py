@@ -114,6 +114,7 @@ def plan_events(
         parts.app.mapper.transcoder,
         FollowedPlan(plan.id, tenants),
         parts.settings.api_sse_poll_seconds,
+        parts.stop.is_set,
     )
     streams = event_streams(request)
     if not streams.take(principal.token_id):
