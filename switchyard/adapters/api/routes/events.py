@@ -14,6 +14,8 @@ from collections.abc import AsyncIterable, Callable
 from functools import partial
 from typing import Annotated, Any
 
+import anyio
+from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
@@ -36,6 +38,10 @@ RETRY_AFTER_SECONDS = 5
 
 SEND_TIMEOUT_SECONDS = 60.0
 """How long one message may wait on a client that reads nothing before the stream ends."""
+
+SHUTDOWN_GRACE_SECONDS = 1.0
+"""How long, past one poll, a stream has to close by itself when the server shuts down
+(before it is cut off): it closes between two messages, so the client sees a whole one."""
 
 EXAMPLE = (
     'id: 42\nevent: StageCompleted\ndata: {"sequence":42,"eventType":"StageCompleted",...}\n\n'
@@ -80,7 +86,7 @@ class HeldStream(EventSourceResponse):
     response_class=EventSourceResponse,
     responses=STREAM_RESPONSES,
 )
-def plan_events(
+async def plan_events(
     request: Request,
     parts: Services,
     principal: Reader,
@@ -100,7 +106,7 @@ def plan_events(
     ] = None,
 ) -> HeldStream:
     """Stream the plan's events as Server-Sent Events until the plan finishes."""
-    plan = parts.app.get_plan(plan_id)
+    plan = await to_thread.run_sync(parts.app.get_plan, plan_id)
     tenants = {
         task_id: tenant
         for task_id, tenant in zip(plan.task_ids, plan.tenant_ids, strict=True)
@@ -109,12 +115,14 @@ def plan_events(
     if not tenants:
         raise PlanNotFound(plan_id=str(plan_id))
     log = AggregateLog.of(parts.app.recorder, parts.store_engine)
+    server_stopping = anyio.Event()  # the response sets it when the server shuts down
+    poll_seconds = parts.settings.api_sse_poll_seconds
     events = PlanEvents(
         log,
         parts.app.mapper.transcoder,
         FollowedPlan(plan.id, tenants),
-        parts.settings.api_sse_poll_seconds,
-        parts.stop.is_set,
+        poll_seconds,
+        lambda: parts.stop.is_set() or server_stopping.is_set(),
     )
     streams = event_streams(request)
     if not streams.take(principal.token_id):
@@ -131,4 +139,6 @@ def plan_events(
         ping=parts.settings.api_sse_ping_seconds,
         sep=SEPARATOR,
         send_timeout=SEND_TIMEOUT_SECONDS,
+        shutdown_event=server_stopping,
+        shutdown_grace_period=poll_seconds + SHUTDOWN_GRACE_SECONDS,
     )
