@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     api_max_tenants: int = Field(default=50_000, ge=1)
     api_max_page: int = Field(default=1_000, ge=1)
     api_max_streams: int = Field(default=8, ge=1)
+    api_sse_ping_seconds: float = Field(default=15.0, gt=0)
+    api_sse_poll_seconds: float = Field(default=0.5, gt=0)
     api_idempotency_hours: float = Field(default=24.0, gt=0)
     projector_batch_size: int = Field(default=1000, ge=1)
     read_wait_seconds: float = Field(default=10.0, ge=0)

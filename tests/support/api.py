@@ -83,6 +83,7 @@ def api_app(pg_env: dict[str, str], *issued: Issued, **settings: object) -> Iter
             read_engine=parts.read_engine(),
             settings=configured,
             tokens=Tokens(configured.api_tokens),
+            stop=parts.stop,
         )
         yield ApiApp(create_app(services), parts)
 

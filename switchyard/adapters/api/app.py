@@ -14,7 +14,17 @@ from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
-from switchyard.adapters.api.routes import audit, health, plans, reads, report, tasks, tenants
+from switchyard.adapters.api.routes import (
+    audit,
+    events,
+    health,
+    plans,
+    reads,
+    report,
+    tasks,
+    tenants,
+)
+from switchyard.adapters.api.streams import EventStreams
 
 DESCRIPTION = """\
 Run and steer multi-tenant blue-green switch-overs, and ask where they stand.
@@ -38,6 +48,7 @@ def create_app(services: ApiServices) -> FastAPI:
         responses=problems.DOCUMENTED,
     )
     app.state.services = services
+    app.state.streams = EventStreams(services.settings.api_max_streams)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -46,10 +57,9 @@ def create_app(services: ApiServices) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     problems.install(app)
-    for router in (health.router, plans.router, tasks.router):
-        app.include_router(router)
-    for router in (reads.router, report.router, tenants.router, audit.router):
-        app.include_router(router)
+    routers = (health, plans, events, tasks, reads, report, tenants, audit)
+    for module in routers:
+        app.include_router(module.router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
     return app

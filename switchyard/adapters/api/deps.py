@@ -6,8 +6,9 @@ token (401), with an unknown token (401) or with a token lacking that scope (403
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -22,13 +23,15 @@ from switchyard.application.app import Switchyard
 
 @dataclass(frozen=True)
 class ApiServices:
-    """The parts the API runs on: the application, the read tables, settings and tokens."""
+    """The parts the API runs on: the application, the read tables, settings and tokens,
+    and the process's stop (set, it ends the event streams so the server can stop)."""
 
     app: Switchyard
     store_engine: Engine
     read_engine: Engine
     settings: Settings
     tokens: Tokens
+    stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def store_apart(self) -> Engine | None:

@@ -111,10 +111,18 @@ def problems_as_problem_json(openapi: dict[str, Any]) -> dict[str, Any]:
 class ApiProblem(Exception):
     """An HTTP error raised by the API itself, with its status, code, title and detail."""
 
-    def __init__(self, status: int, detail: str, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         self.status = status
         self.code = code or HTTP_CODES.get(status, ("request.error", ""))[0]
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
         super().__init__(detail)
 
@@ -215,7 +223,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _api_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiProblem)
     _, title = HTTP_CODES.get(exc.status, ("", "Request error"))
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    headers.update(exc.headers)
     return problem(request, exc.status, exc.code, title, exc.detail, headers, **exc.extra)
 
 

@@ -30,6 +30,7 @@ def api_services(parts: Container) -> ApiServices:
         read_engine=parts.read_engine(),
         settings=parts.settings,
         tokens=Tokens(parts.settings.api_tokens),
+        stop=parts.stop,
     )
 
 
