@@ -14,7 +14,8 @@ from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
-from switchyard.adapters.api.routes import health, plans, tasks
+from switchyard.adapters.api.measured import Measured
+from switchyard.adapters.api.routes import health, metrics, plans, tasks
 
 DESCRIPTION = """\
 Run and steer multi-tenant blue-green switch-overs, and ask where they stand.
@@ -46,8 +47,9 @@ def create_app(services: ApiServices) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     problems.install(app)
-    for router in (health.router, plans.router, tasks.router):
+    for router in (health.router, metrics.router, plans.router, tasks.router):
         app.include_router(router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    app.add_middleware(Measured, metrics=services.metrics.http())  # outermost: sees every answer
     return app

@@ -16,19 +16,22 @@ from sqlalchemy import Engine
 
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.tokens import Principal, Scope, Tokens
+from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 
 
 @dataclass(frozen=True)
 class ApiServices:
-    """The parts the API runs on: the application, the read tables, settings and tokens."""
+    """The parts the API runs on: the application, the read tables, settings, tokens
+    and the process's metrics."""
 
     app: Switchyard
     store_engine: Engine
     read_engine: Engine
     settings: Settings
     tokens: Tokens
+    metrics: ProcessMetrics
 
     @property
     def store_apart(self) -> Engine | None:

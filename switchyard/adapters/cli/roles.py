@@ -44,7 +44,9 @@ def scheduler(workers: WorkersOption = None) -> None:
     configure_logging()
     settings = Settings() if workers is None else Settings(workers=workers)
     with container(settings, roles=Roles(scheduler=True), stop=stop_on_signals()) as parts:
-        drained = parts.scheduler().run()
+        process = parts.scheduler()
+        log.info("metrics at %s", parts.serve_metrics("scheduler_metrics_port"))
+        drained = process.run()
     if not drained:
         raise typer.Exit(3)  # work left running is taken over once its leases expire
 
@@ -58,8 +60,11 @@ FromOption = Annotated[
 def relay(start_from: FromOption = None) -> None:
     """Publish every stored event to Kafka until SIGTERM or Ctrl-C (one relay is active)."""
     configure_logging()
-    with container(Settings(), roles=Roles(relay=True), stop=stop_on_signals()) as parts:
-        parts.relay(start_from=start_from).run()
+    settings = Settings()
+    with container(settings, roles=Roles(relay=True), stop=stop_on_signals()) as parts:
+        relay = parts.relay(start_from=start_from)
+        log.info("metrics at %s", parts.serve_metrics("relay_metrics_port"))
+        relay.run()
 
 
 RELAY_JOIN_SECONDS = 30.0
@@ -83,13 +88,16 @@ def dev() -> None:
         parts.in_thread("projector", projector.run, RELAY_JOIN_SECONDS)
         console.print(f"event store: [bold]{database_url(settings)}[/]", highlight=False)
         console.print(f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})", highlight=False)
+        process = parts.scheduler()
+        metrics = parts.serve_metrics("scheduler_metrics_port")
+        console.print(f"metrics: [bold]{metrics}[/]", highlight=False)
         console.print(
             "scheduler, relay and projector running. In another shell: "
             "switchyard plan create examples/plan.yaml; switchyard task show --tenant acme; "
             "switchyard tail. Ctrl-C stops.",
             highlight=False,
         )
-        drained = parts.scheduler().run()
+        drained = process.run()
     console.print(
         "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
         highlight=False,
