@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     api_idempotency_hours: float = Field(default=24.0, gt=0)
     projector_batch_size: int = Field(default=1000, ge=1)
     read_wait_seconds: float = Field(default=10.0, ge=0)
+    metrics_host: str = "127.0.0.1"
+    scheduler_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    relay_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    projector_metrics_port: int = Field(default=9103, ge=0, le=65535)
 
     @field_validator("kafka_compression")
     @classmethod

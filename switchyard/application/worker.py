@@ -20,6 +20,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import RecordConflictError
 
 from switchyard.application.app import Switchyard
+from switchyard.application.metrics import NO_METER, Meter
 from switchyard.application.notifications import Notification, NotificationType, Notifier, Severity
 from switchyard.application.ports import Claim, Clock, Leases, Progress, StageAbandoned, StepContext
 from switchyard.application.stages import StageRunner
@@ -78,7 +79,7 @@ def heartbeat(claims: ActiveClaims, leases: Leases, owner: str, ttl_seconds: flo
 
 
 class TaskWorker:
-    """Runs claimed tasks for one scheduler process."""
+    """Runs claimed tasks for one scheduler process; `meter` hears each takeover."""
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class TaskWorker:
         claims: ActiveClaims,
         notifier: Notifier,
         stopping: Callable[[], bool] = lambda: False,
+        meter: Meter = NO_METER,
     ) -> None:
         self.app = app
         self.leases = leases
@@ -99,6 +101,7 @@ class TaskWorker:
         self.claims = claims
         self.notifier = notifier
         self.stopping = stopping
+        self.meter = meter
 
     def work(self, claim: Claim) -> None:
         """Work on the claimed task until it reaches a boundary it stops at; then let go."""
@@ -112,6 +115,7 @@ class TaskWorker:
         try:
             task = self._save(self.app.get_task(claim.task_id), claim, start)
             if task is not None and claim.takeover:
+                self.meter.task_taken_over()
                 message = f"taken over by {self.owner}"
                 kind = NotificationType.TAKEOVER
                 self._notify(task, kind, Severity.WARNING, message, interrupted[0])

@@ -14,10 +14,12 @@ from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
+from switchyard.adapters.api.measured import Measured
 from switchyard.adapters.api.routes import (
     audit,
     events,
     health,
+    metrics,
     plans,
     reads,
     report,
@@ -57,9 +59,10 @@ def create_app(services: ApiServices) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     problems.install(app)
-    routers = (health, plans, events, tasks, reads, report, tenants, audit)
+    routers = (health, metrics, plans, events, tasks, reads, report, tenants, audit)
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    app.add_middleware(Measured, metrics=services.metrics.http())  # outermost: sees every answer
     return app

@@ -17,20 +17,23 @@ from sqlalchemy import Engine
 
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.tokens import Principal, Scope, Tokens
+from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 
 
 @dataclass(frozen=True)
 class ApiServices:
-    """The parts the API runs on: the application, the read tables, settings and tokens,
-    and the process's stop (set, it ends the event streams so the server can stop)."""
+    """The parts the API runs on: the application, the read tables, settings, tokens,
+    the process's metrics, and its stop (set, it ends the event streams so the server
+    can stop)."""
 
     app: Switchyard
     store_engine: Engine
     read_engine: Engine
     settings: Settings
     tokens: Tokens
+    metrics: ProcessMetrics
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property

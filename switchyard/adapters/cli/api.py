@@ -17,6 +17,7 @@ from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_toke
 from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.settings import Settings
 
 tokens = typer.Typer(help="API tokens: make one for a client.")
@@ -30,8 +31,21 @@ def api_services(parts: Container) -> ApiServices:
         read_engine=parts.read_engine(),
         settings=parts.settings,
         tokens=Tokens(parts.settings.api_tokens),
+        metrics=api_metrics(parts),
         stop=parts.stop,
     )
+
+
+def api_metrics(parts: Container) -> ProcessMetrics:
+    """The process's metrics with the fleet's gauges the API serves at /metrics: tasks by
+    status, queue depth, heartbeat, relay and projector lag (its request metrics come with
+    the app)."""
+    metrics = parts.metrics()
+    store = parts.store_engine()
+    metrics.tasks(store)
+    metrics.relay(parts.app, store)
+    metrics.projector(parts.read_engine(), parts.settings.kafka_topic, parts.store_apart())
+    return metrics
 
 
 def api_server(parts: Container, host: str, port: int) -> uvicorn.Server:

@@ -62,11 +62,14 @@ def dev(api_port: ApiPortOption = None) -> None:
         parts.in_thread("relay", parts.relay().run, ROLE_JOIN_SECONDS)
         projector = parts.projector(on_assigned=_say_assigned)
         parts.in_thread("projector", projector.run, ROLE_JOIN_SECONDS)
+        scheduler = parts.scheduler()
+        metrics = parts.serve_metrics("scheduler_metrics_port")
         url = _serve_api(parts, listening)
         files = {API_URL_FILE: url, API_TOKEN_FILE: token, REDIS_URL_FILE: redis_url}
         stack.enter_context(published(settings.data_dir, files))
         _say_started(settings, servers, url, token)
-        drained = parts.scheduler().run()
+        console.print(f"metrics: [bold]{metrics}[/] (and {url}/metrics)", highlight=False)
+        drained = scheduler.run()
     console.print(
         "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
         highlight=False,

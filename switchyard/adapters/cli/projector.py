@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,6 +16,8 @@ from switchyard.adapters.cli.output import console, print_json
 from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
 from switchyard.adapters.postgres.freshness import ProjectorStatus, projector_status
 from switchyard.adapters.settings import Settings
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="The projector: builds the read tables from the event topic.")
 
@@ -33,10 +36,13 @@ def projector(ctx: typer.Context, rebuild_first: RebuildOption = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     configure_logging()
-    with container(Settings(), stop=stop_on_signals()) as parts:
+    settings = Settings()
+    with container(settings, stop=stop_on_signals()) as parts:
         if rebuild_first:
             rebuild_from_store(parts)
-        parts.projector().run()
+        projector = parts.projector()
+        log.info("metrics at %s", parts.serve_metrics("projector_metrics_port"))
+        projector.run()
 
 
 def rebuild_from_store(parts: Container) -> int:

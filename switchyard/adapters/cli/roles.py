@@ -43,7 +43,9 @@ def scheduler(workers: WorkersOption = None) -> None:
     configure_logging()
     settings = Settings() if workers is None else Settings(workers=workers)
     with container(settings, roles=Roles(scheduler=True), stop=stop_on_signals()) as parts:
-        drained = parts.scheduler().run()
+        process = parts.scheduler()
+        log.info("metrics at %s", parts.serve_metrics("scheduler_metrics_port"))
+        drained = process.run()
     if not drained:
         raise typer.Exit(3)  # work left running is taken over once its leases expire
 
@@ -57,5 +59,8 @@ FromOption = Annotated[
 def relay(start_from: FromOption = None) -> None:
     """Publish every stored event to Kafka until SIGTERM or Ctrl-C (one relay is active)."""
     configure_logging()
-    with container(Settings(), roles=Roles(relay=True), stop=stop_on_signals()) as parts:
-        parts.relay(start_from=start_from).run()
+    settings = Settings()
+    with container(settings, roles=Roles(relay=True), stop=stop_on_signals()) as parts:
+        relay = parts.relay(start_from=start_from)
+        log.info("metrics at %s", parts.serve_metrics("relay_metrics_port"))
+        relay.run()
