@@ -16,7 +16,8 @@ from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
 from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.cli.output import console
-from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.cli.roles import stop_on_signals
+from switchyard.adapters.logs import role_logs
 from switchyard.adapters.settings import Settings
 
 tokens = typer.Typer(help="API tokens: make one for a client.")
@@ -70,9 +71,8 @@ PortOption = Annotated[
 
 def api(host: HostOption = None, port: PortOption = None) -> None:
     """Serve the HTTP API until SIGTERM or Ctrl-C."""
-    configure_logging()
     settings = Settings()
-    with container(settings, stop=stop_on_signals()) as parts:
+    with role_logs("api", settings), container(settings, stop=stop_on_signals()) as parts:
         if not settings.api_tokens:
             console.print(
                 "no SWITCHYARD_API_TOKENS: every request will be refused "

@@ -12,7 +12,8 @@ from rich.table import Table
 from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.cli.common import JsonOption
 from switchyard.adapters.cli.output import console, print_json
-from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.cli.roles import stop_on_signals
+from switchyard.adapters.logs import role_logs
 from switchyard.adapters.postgres.freshness import ProjectorStatus, projector_status
 from switchyard.adapters.settings import Settings
 
@@ -32,8 +33,8 @@ def projector(ctx: typer.Context, rebuild_first: RebuildOption = False) -> None:
     """Apply the event topic to the read tables until SIGTERM or Ctrl-C (a consumer group)."""
     if ctx.invoked_subcommand is not None:
         return
-    configure_logging()
-    with container(Settings(), stop=stop_on_signals()) as parts:
+    settings = Settings()
+    with role_logs("projector", settings), container(settings, stop=stop_on_signals()) as parts:
         if rebuild_first:
             rebuild_from_store(parts)
         parts.projector().run()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from typing import Annotated
@@ -10,24 +9,12 @@ from typing import Annotated
 import typer
 
 from switchyard.adapters.bootstrap import Roles, container
+from switchyard.adapters.logs import role_logs
 from switchyard.adapters.settings import Settings
-
-log = logging.getLogger(__name__)
 
 WorkersOption = Annotated[
     int | None, typer.Option("--workers", help="Tasks worked on at once (SWITCHYARD_WORKERS).")
 ]
-
-
-def configure_logging() -> None:
-    """INFO lines with time and source; the Kafka client and Alembic kept to their errors.
-
-    aiokafka logs every failed connection attempt; the relay reports an outage
-    itself, once when it starts and once when it ends, with the broker's error.
-    """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # switchyard says what it migrated
 
 
 def stop_on_signals() -> threading.Event:
@@ -40,9 +27,11 @@ def stop_on_signals() -> threading.Event:
 
 def scheduler(workers: WorkersOption = None) -> None:
     """Claim runnable tasks and run their stages until SIGTERM or Ctrl-C."""
-    configure_logging()
     settings = Settings() if workers is None else Settings(workers=workers)
-    with container(settings, roles=Roles(scheduler=True), stop=stop_on_signals()) as parts:
+    with (
+        role_logs("scheduler", settings),
+        container(settings, roles=Roles(scheduler=True), stop=stop_on_signals()) as parts,
+    ):
         drained = parts.scheduler().run()
     if not drained:
         raise typer.Exit(3)  # work left running is taken over once its leases expire
@@ -56,6 +45,9 @@ FromOption = Annotated[
 
 def relay(start_from: FromOption = None) -> None:
     """Publish every stored event to Kafka until SIGTERM or Ctrl-C (one relay is active)."""
-    configure_logging()
-    with container(Settings(), roles=Roles(relay=True), stop=stop_on_signals()) as parts:
+    settings = Settings()
+    with (
+        role_logs("relay", settings),
+        container(settings, roles=Roles(relay=True), stop=stop_on_signals()) as parts,
+    ):
         parts.relay(start_from=start_from).run()
