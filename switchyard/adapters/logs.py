@@ -56,6 +56,9 @@ SECRETS = (
 )
 """Secrets inside text: a bearer credential, an API token (`sy_...`), a URL's password."""
 
+EXTRAS = ("error_id", "status", "duration_ms")
+"""The `extra=` keys of a stdlib record that become fields of its line."""
+
 _OURS = "switchyard_role_handler"
 
 
@@ -121,7 +124,7 @@ def formatter(json_lines: bool) -> ProcessorFormatter:
         else [exception_summary, redact, plain_line]
     )
     return ProcessorFormatter(
-        foreign_pre_chain=[*_context(), ExtraAdder(allow=("error_id",))],
+        foreign_pre_chain=[*_context(), ExtraAdder(allow=EXTRAS)],
         processors=[ProcessorFormatter.remove_processors_meta, *rendering],
     )
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
+from switchyard.adapters.api.request_log import RequestLog, bind_path_ids
 from switchyard.adapters.api.routes import audit, health, plans, reads, report, tasks, tenants
 
 DESCRIPTION = """\
@@ -36,6 +37,7 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         responses=problems.DOCUMENTED,
+        dependencies=[Depends(bind_path_ids)],
     )
     app.state.services = services
 
@@ -52,4 +54,5 @@ def create_app(services: ApiServices) -> FastAPI:
         app.include_router(router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: its id and context cover the others
     return app
