@@ -4,13 +4,11 @@ and stop lines and warnings to the terminal."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +18,7 @@ from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.settings import Settings
 from tests.support.builders import plan_request
 from tests.support.cli import CLI, fresh_env
+from tests.support.logs import json_lines
 from tests.support.waiting import wait_until
 
 
@@ -32,13 +31,6 @@ def own_database(database_url: str) -> Iterator[str]:
     yield make_conninfo(database_url, dbname=name)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
-def json_lines(path: Path) -> list[dict[str, Any]]:
-    """The log file's lines, each parsed (every one must be a JSON object)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
 def test_the_scheduler_logs_json_lines_with_plan_task_and_tenant_to_its_file(

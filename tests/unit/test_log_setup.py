@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import structlog
 from pydantic import ValidationError
-from structlog.contextvars import bound_contextvars, clear_contextvars
+from structlog.contextvars import bound_contextvars
 
 from switchyard.adapters.api.tokens import new_token
-from switchyard.adapters.logs import LIFECYCLE, QUIET, configure_logging
+from switchyard.adapters.logs import LIFECYCLE, configure_logging
 from switchyard.adapters.settings import Settings
+from tests.support.logs import json_lines, logging_restored
 
 log = logging.getLogger("switchyard.test")
 
@@ -25,19 +26,8 @@ log = logging.getLogger("switchyard.test")
 @pytest.fixture(autouse=True)
 def restored() -> Iterator[None]:
     """Put the process's logging back as it was after each test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    quiet = {name: logging.getLogger(name).level for name in QUIET}
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    for name, was in quiet.items():
-        logging.getLogger(name).setLevel(was)
-    structlog.reset_defaults()
-    clear_contextvars()
+    with logging_restored():
+        yield
 
 
 def configured(
@@ -49,11 +39,6 @@ def configured(
     return configure_logging("scheduler", data, terminal=terminal), terminal
 
 
-def lines(path: Path) -> list[dict[str, Any]]:
-    """The file's JSON lines."""
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_the_file_is_in_the_data_folder_and_holds_one_json_object_per_line(
     tmp_path: Path,
 ) -> None:
@@ -61,7 +46,7 @@ def test_the_file_is_in_the_data_folder_and_holds_one_json_object_per_line(
     log.info("task %s: claimed", "t-1")
     structlog.get_logger("switchyard.native").info("stage passed", stage="One")
     assert path == tmp_path / "data" / "logs" / "scheduler.log"
-    first, second = lines(path)
+    first, second = json_lines(path)
     assert list(first)[:4] == ["time", "level", "logger", "event"]
     assert first["time"].endswith("Z") and "T" in first["time"]
     assert (first["level"], first["logger"], first["event"]) == (
@@ -78,7 +63,7 @@ def test_bound_context_is_on_every_line_while_bound_and_only_then(tmp_path: Path
         log.info("claimed")
         log.warning("lease lost")
     log.info("idle")
-    claimed, lost, idle = lines(path)
+    claimed, lost, idle = json_lines(path)
     context = {"plan": "p-1", "task": "t-1", "tenant": "acme", "sequence": 42}
     assert context.items() <= claimed.items() and context.items() <= lost.items()
     assert not {"plan", "task", "tenant", "sequence"} & idle.keys()
@@ -90,7 +75,7 @@ def test_an_error_line_holds_its_traceback_and_error_id(tmp_path: Path) -> None:
         raise RuntimeError("broken")
     except RuntimeError:
         log.exception("unexpected error", extra={"error_id": "e-1"})
-    (line,) = lines(path)
+    (line,) = json_lines(path)
     assert line["error_id"] == "e-1" and line["level"] == "error"
     assert "Traceback" in line["exception"] and "RuntimeError: broken" in line["exception"]
 
@@ -114,7 +99,7 @@ def test_the_terminal_gets_warnings_and_start_stop_lines_only_in_plain_console_l
         in (shown[1])
     )
     assert "Traceback" not in terminal.getvalue()
-    assert len(lines(path)) == 3  # the file has every line, as JSON
+    assert len(json_lines(path)) == 3  # the file has every line, as JSON
 
 
 def test_auto_format_writes_json_to_a_terminal_that_is_not_a_tty(tmp_path: Path) -> None:
@@ -128,7 +113,7 @@ def test_log_level_filters_the_file_and_quiet_libraries_stay_quiet(tmp_path: Pat
     log.info("not written")
     logging.getLogger("aiokafka.conn").error("connection refused")
     log.warning("written")
-    assert [line["event"] for line in lines(path)] == ["written"]
+    assert [line["event"] for line in json_lines(path)] == ["written"]
 
 
 def test_tokens_authorization_and_url_passwords_are_redacted(tmp_path: Path) -> None:
