@@ -1,6 +1,6 @@
 """A real role's logs: `switchyard scheduler` in a subprocess writes JSON lines naming the
 plan, task and tenant it works on to `<data dir>/logs/scheduler.log`, and only its start
-and stop lines and warnings to the terminal."""
+and stop lines and warnings to the terminal; the projector's lines name the event applied."""
 
 from __future__ import annotations
 
@@ -15,10 +15,17 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.kafka.examples import scenario
+from switchyard.adapters.logs import configure_logging
+from switchyard.adapters.postgres.migrate import migrate
+from switchyard.adapters.postgres.read_store import apply
 from switchyard.adapters.settings import Settings
+from switchyard.projections.events import from_message
+from tests.integration.test_migrations import fresh_schema
 from tests.support.builders import plan_request
 from tests.support.cli import CLI, fresh_env
-from tests.support.logs import json_lines
+from tests.support.logs import json_lines, logging_restored
+from tests.support.postgres import schema_engine
 from tests.support.waiting import wait_until
 
 
@@ -70,3 +77,34 @@ def test_the_scheduler_logs_json_lines_with_plan_task_and_tenant_to_its_file(
     terminal = (tmp_path / "terminal.out").read_text()
     assert "scheduler started" in terminal and "scheduler stopped" in terminal
     assert "claimed" not in terminal, terminal
+
+
+def test_the_projectors_lines_name_the_events_sequence_plan_task_and_tenant(
+    database_url: str, tmp_path: Path
+) -> None:
+    messages = [from_message(p.record.headers, p.record.value) for p in scenario()]
+    third = next(m for m in messages if m.aggregate_type == "Task" and m.version == 3)
+    schema = fresh_schema(database_url)
+    engine = schema_engine(database_url, migrated(database_url, next(schema)))
+    try:
+        with logging_restored():
+            path = configure_logging("projector", Settings(data_dir=tmp_path))
+            with engine.connect() as conn:
+                apply(conn, [m for m in messages if m is not third])
+        held = [line for line in json_lines(path) if line["event"].startswith("held event")]
+        assert held and all(line["task"] == third.aggregate_id for line in held)
+        first = next(m for m in messages if m.aggregate_id == third.aggregate_id and m.version > 3)
+        assert (held[0]["sequence"], held[0]["tenant"], held[0]["plan"]) == (
+            first.sequence,
+            third.tenant_id,
+            third.plan_id,
+        )
+    finally:
+        engine.dispose()
+        next(schema, None)
+
+
+def migrated(database_url: str, schema: str) -> str:
+    """The schema, with the read tables migrated into it."""
+    migrate(database_url, schema)
+    return schema
