@@ -46,6 +46,8 @@ FIRST = ("time", "level", "logger", "event")
 """The keys every JSON line starts with, in this order."""
 
 REDACTED = "[redacted]"
+"""What a secret is replaced with."""
+
 SECRET_KEYS = frozenset({"authorization", "token", "password", "cookie", "api_tokens"})
 """Bound keys whose values are never written."""
 
