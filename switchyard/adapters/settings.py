@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka import codec
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchyard.adapters.api.tokens import TokenSetting
@@ -104,6 +104,19 @@ class Settings(BaseSettings):
     scheduler_metrics_port: int = Field(default=9101, ge=0, le=65535)
     relay_metrics_port: int = Field(default=9102, ge=0, le=65535)
     projector_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "SWITCHYARD_LOG_LEVEL")
+    )
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto", validation_alias=AliasChoices("LOG_FORMAT", "SWITCHYARD_LOG_FORMAT")
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @field_validator("kafka_compression")
     @classmethod

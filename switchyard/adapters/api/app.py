@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
 from switchyard.adapters.api.measured import Measured
+from switchyard.adapters.api.request_log import RequestLog, bind_path_ids
 from switchyard.adapters.api.routes import (
     audit,
     events,
@@ -48,6 +49,7 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         responses=problems.DOCUMENTED,
+        dependencies=[Depends(bind_path_ids)],
     )
     app.state.services = services
     app.state.streams = EventStreams(services.settings.api_max_streams)
@@ -64,5 +66,6 @@ def create_app(services: ApiServices) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
-    app.add_middleware(Measured, metrics=services.metrics.http())  # outermost: sees every answer
+    app.add_middleware(Measured, metrics=services.metrics.http())  # sees every answer
+    app.add_middleware(RequestLog)  # outermost: its id and context cover the others
     return app

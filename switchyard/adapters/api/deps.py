@@ -7,13 +7,14 @@ token (401), with an unknown token (401) or with a token lacking that scope (403
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from structlog.contextvars import bind_contextvars
 
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.tokens import Principal, Scope, Tokens
@@ -54,10 +55,10 @@ Services = Annotated[ApiServices, Depends(services)]
 _bearer = HTTPBearer(auto_error=False, description="A token made by `switchyard token create`.")
 
 
-def authorised(scope: Scope) -> Callable[..., Principal]:
+def authorised(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency giving the request's principal, if its token has `scope`."""
 
-    def principal(
+    async def principal(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -69,6 +70,7 @@ def authorised(scope: Scope) -> Callable[..., Principal]:
         if scope not in found.scopes:
             raise ApiProblem(403, f"the token lacks the scope {scope.value}")
         request.state.actor = found.actor
+        bind_contextvars(actor=found.actor)  # async: bound in the request's own task
         return found
 
     return principal

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import Scope, Send
 
+from switchyard.adapters.api.request_log import HEADER, current_request_id
 from switchyard.domain import errors as domain
 
 log = logging.getLogger(__name__)
@@ -231,14 +232,21 @@ async def _api_problem(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex
     log.error(
-        "unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+        "unexpected error %s on %s %s",
+        error_id,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"error_id": error_id},
     )
+    found = current_request_id()  # sent from outside the request-log middleware
     return problem(
         request,
         500,
         "internal",
         "Internal error",
         f"an unexpected error happened; quote error id {error_id}",
+        None if found is None else {HEADER: found},
         errorId=error_id,
     )
 

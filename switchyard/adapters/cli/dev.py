@@ -26,8 +26,9 @@ from switchyard.adapters.cli.published import (
     REDIS_URL_FILE,
     published,
 )
-from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.cli.roles import stop_on_signals
 from switchyard.adapters.embedded.redis import EmbeddedRedis, start_redis
+from switchyard.adapters.logs import role_logs
 from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import ApiAddressInUse
 
@@ -45,12 +46,12 @@ ApiPortOption = Annotated[
 def dev(api_port: ApiPortOption = None) -> None:
     """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler, relay,
     projector and the HTTP API (with a development token printed at start)."""
-    configure_logging()
     settings = Settings()
     listening = listen(settings.api_host, settings.api_port if api_port is None else api_port)
     token = new_token()
     everything = TokenSetting(hash=token_hash(token), actor=settings.actor, scopes=frozenset(Scope))
     with ExitStack() as stack:
+        stack.enter_context(role_logs("dev", settings))
         stack.callback(listening.close)
         redis_url = settings.redis_url or stack.enter_context(_private_redis(settings)).url
         settings = settings.model_copy(
