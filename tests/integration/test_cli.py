@@ -242,7 +242,7 @@ def readonly_url(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     owner_url = make_conninfo(database_url, dbname=name)
-    app = bootstrap(Settings(database_url=None), env=event_store_env(owner_url))
+    app = bootstrap(Settings(database_url=None).with_loopback(), env=event_store_env(owner_url))
     app.create_plan(plan_request("acme"), "setup")
     app.close()
     with psycopg.connect(owner_url, autocommit=True) as conn:

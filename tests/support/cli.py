@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from switchyard.domain.outbound import LOOPBACK
+
 ROOT = Path(__file__).resolve().parents[2]
 """The repository."""
 
@@ -21,6 +23,15 @@ CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
 
 
 def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a machine with no database configured, but this data folder."""
+    """The environment of a machine with no database configured, but this data folder; calls
+    to the local machine are allowed, as the example plan's instances are there."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
-    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "250", "TERM": "dumb", **extra}
+    local = {"OUTBOUND_ALLOW": ",".join(LOOPBACK)}
+    return {
+        **env,
+        "SWITCHYARD_DATA_DIR": str(data_dir),
+        "COLUMNS": "250",
+        "TERM": "dumb",
+        **local,
+        **extra,
+    }

@@ -65,12 +65,14 @@ def demo(plan: PlanOption = Path("examples/plan.yaml")) -> None:
     simulated instances (as many as it lists endpoints), health checks go to their
     /health (every 200ms unless the plan sets an interval), and route keys and the
     broadcast channel are the demo's own. Exit 0 if the plan completed, 1 if not,
-    130 after Ctrl-C.
+    130 after Ctrl-C. The simulated fleet is on the local machine, so calls there are
+    allowed.
     """
-    settings = Settings()
+    settings = Settings().with_loopback()
     request = read_plan_file(plan)
     service_types = build_stage_factory(settings).service_types()
-    validate_plan_request(request, service_types)  # refuse a bad file before starting anything
+    # Refuse a bad file before starting anything.
+    validate_plan_request(request, service_types, settings.outbound_policy())
     with store_errors():
         code = _run(settings, request, service_types, stop_on_signals())
     if code:

@@ -72,9 +72,10 @@ def _say_assigned(partitions: list[int]) -> None:
 
 def dev() -> None:
     """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler, relay and
-    projector."""
+    projector. Calls to the local machine are allowed (as OUTBOUND_ALLOW=127.0.0.1,::1,
+    localhost would): a development fleet runs there."""
     configure_logging()
-    settings = Settings()
+    settings = Settings().with_loopback()
     roles = Roles(scheduler=True, relay=True)
     with container(settings, roles=roles, stop=stop_on_signals()) as parts:
         servers = parts.kafka_servers()
@@ -85,7 +86,8 @@ def dev() -> None:
         console.print(f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})", highlight=False)
         console.print(
             "scheduler, relay and projector running. In another shell: "
-            "switchyard plan create examples/plan.yaml; switchyard task show --tenant acme; "
+            "OUTBOUND_ALLOW=127.0.0.1 switchyard plan create examples/plan.yaml; "
+            "switchyard task show --tenant acme; "
             "switchyard tail. Ctrl-C stops.",
             highlight=False,
         )
