@@ -11,8 +11,8 @@ each address a name resolves to:
   `metadata.google.internal`, `metadata.goog`, `instance-data`), multicast
   and broadcast;
 - refused unless the allow-list lets them through: loopback (127.0.0.0/8,
-  ::1, the names `localhost` and `*.localhost`) and the unspecified addresses
-  (0.0.0.0/8, ::), which reach the local machine;
+  ::1, the names `localhost` and `*.localhost`, let through with 127.0.0.1)
+  and the unspecified addresses (0.0.0.0/8, ::), which reach the local machine;
 - allowed: everything else, private ranges (10/8, 172.16/12, 192.168/16,
   fc00::/7, 100.64/10) included, on purpose: a tenant's instances live on the
   private network, and refusing it would refuse the fleet itself.
@@ -80,6 +80,7 @@ METADATA_NAMES = frozenset(
 _LEGACY_IPV4 = re.compile(r"^[0-9a-fx.]+$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _COMPATIBLE = ipaddress.ip_network("::/96")
+_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ class OutboundPolicy:
         if name in METADATA_NAMES:
             return f"{name} is the cloud metadata service: always refused"
         allowed = name in self.hosts
-        if (name == "localhost" or name.endswith(".localhost")) and not allowed:
+        local_name = name == "localhost" or name.endswith(".localhost")
+        if local_name and not allowed and self._address_refusal(_LOOPBACK, allowed_name=False):
             return f"{name} is loopback: refused unless OUTBOUND_ALLOW allows it"
         for address in addresses:
             reason = self._address_refusal(address, allowed_name=allowed)
