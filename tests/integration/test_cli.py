@@ -199,6 +199,10 @@ tenants:
   - tenantId: bad-one
     serviceType: portal
     endpoints: ["127.0.0.1:80"]
+  - tenantId: nosy
+    serviceType: portal
+    targetVersion: 2.5.0
+    endpoints: ["http://169.254.169.254/latest/meta-data"]
 """
 BAD_PLAN_PROBLEMS = [
     ("maxConcurrency", "out_of_range"),
@@ -206,6 +210,7 @@ BAD_PLAN_PROBLEMS = [
     ("tenants[0].endpoints[0]", "malformed_endpoint"),
     ("tenants[1].targetVersion", "required"),
     ("tenants[1].tenantId", "duplicate_tenant"),
+    ("tenants[2].endpoints[0]", "url.refused"),
 ]
 
 
