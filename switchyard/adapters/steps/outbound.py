@@ -9,8 +9,10 @@ resolving again. The URL is left as it is, so the Host header, the TLS server
 name, the certificate's check and the connection pool's key all stay the
 host's name.
 
-These calls never go through a proxy (the environment's proxy variables are
-ignored): a proxy would resolve the name itself, beyond the policy's reach.
+These calls never go through a proxy (the environment's proxy variables and
+`.netrc` are ignored): a proxy would resolve the name itself, beyond the
+policy's reach. The certificate authorities are httpx's (certifi, or
+SSL_CERT_FILE / SSL_CERT_DIR when set), unless a `verify` context is given.
 Redirects are not followed (httpx's default); a redirected call would be
 checked the same way anyway.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -103,12 +106,17 @@ class CheckedNetwork(httpcore.NetworkBackend):
 class CheckedTransport(httpx.HTTPTransport):
     """httpx's transport whose connections go through `CheckedNetwork`, with no proxy."""
 
-    def __init__(self, policy: OutboundPolicy, resolve: Resolve = system_resolve) -> None:
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        resolve: Resolve = system_resolve,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(trust_env=False)
         limits = httpx.Limits()
         # httpx takes no network backend, so its pool is replaced by one with ours.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=verify or httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -117,12 +125,15 @@ class CheckedTransport(httpx.HTTPTransport):
 
 
 def checked_client(
-    policy: OutboundPolicy, timeout: float, resolve: Resolve = system_resolve
+    policy: OutboundPolicy,
+    timeout: float,
+    resolve: Resolve = system_resolve,
+    verify: ssl.SSLContext | None = None,
 ) -> httpx.Client:
-    """An HTTP client for the steps whose every connection the policy checks."""
-    return httpx.Client(
-        transport=CheckedTransport(policy, resolve), timeout=timeout, trust_env=False
-    )
+    """An HTTP client for the steps whose every connection the policy checks; `verify`
+    replaces the certificate authorities."""
+    transport = CheckedTransport(policy, resolve, verify)
+    return httpx.Client(transport=transport, timeout=timeout, trust_env=False)
 
 
 def refused_step(where: str, exc: AddressRefused, target: str = "") -> StepFailed:

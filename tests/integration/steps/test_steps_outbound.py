@@ -1,11 +1,12 @@
 """The steps' HTTP client checks every connection against the outbound policy: a host
 that resolves to a refused address fails its step as fatal (`url.refused`) before any
 connection, and an allowed one is reached at the very address that was checked, with
-its own name in the Host header."""
+its own name in the Host header and as the name its TLS certificate is checked for."""
 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,7 @@ from typing import Any, cast
 import httpx
 import pytest
 import redis
+import trustme
 
 from switchyard.adapters.steps import build_executors
 from switchyard.adapters.steps.outbound import checked_client, system_resolve
@@ -51,14 +53,34 @@ class HostServer(ThreadingHTTPServer):
         self.port = int(self.server_address[1])
 
 
-@pytest.fixture()
-def host_server() -> Iterator[HostServer]:
-    """A running host-recording server."""
-    server = HostServer()
+def serving(server: HostServer) -> Iterator[HostServer]:
+    """Run the server until the test ends."""
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture()
+def host_server() -> Iterator[HostServer]:
+    """A running host-recording server."""
+    yield from serving(HostServer())
+
+
+@pytest.fixture()
+def ca() -> trustme.CA:
+    """A throwaway certificate authority."""
+    return trustme.CA()
+
+
+@pytest.fixture()
+def tls_server(ca: trustme.CA) -> Iterator[HostServer]:
+    """A running host-recording server over TLS, its certificate for gw.acme.test only."""
+    server = HostServer()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("gw.acme.test").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    yield from serving(server)
 
 
 class FakeDns:
@@ -146,3 +168,21 @@ def test_the_system_resolver_gives_localhost_its_loopback_addresses() -> None:
     assert found and all(address.is_loopback for address in found)
     assert STRICT.refusal("localhost", found) is not None
     assert LOCAL.refusal("localhost", found) is None
+
+
+def test_tls_is_checked_against_the_hosts_name_not_the_checked_address(
+    client: redis.Redis, context: StepContext, tls_server: HostServer, ca: trustme.CA
+) -> None:
+    dns = FakeDns(gw_acme_test=["127.0.0.1"], other_acme_test=["127.0.0.1"])
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    with checked_client(LOCAL, timeout=2.0, resolve=dns, verify=trusted) as http:
+        executors = executors_on(client, http)
+        call = step("http-request", url=f"https://gw.acme.test:{tls_server.port}/")
+        assert executors["http-request"].run(call, context) == {"status": 200}
+        other = step("http-request", url=f"https://other.acme.test:{tls_server.port}/")
+        with pytest.raises(StepFailed) as failure:
+            executors["http-request"].run(other, context)
+    assert failure.value.type == FailureType.IO
+    assert isinstance(failure.value.__cause__, httpx.ConnectError)
+    assert tls_server.hosts == [f"gw.acme.test:{tls_server.port}"]
