@@ -70,8 +70,7 @@ def dev(api_port: ApiPortOption = None) -> None:
         url = _serve_api(parts, listening)
         files = {API_URL_FILE: url, API_TOKEN_FILE: token, REDIS_URL_FILE: redis_url}
         stack.enter_context(published(settings.data_dir, files))
-        _say_started(settings, servers, url, token)
-        console.print(f"metrics: [bold]{metrics}[/] (and {url}/metrics)", highlight=False)
+        _say_started(settings, servers, url, token, metrics)
         drained = scheduler.run()
     console.print(
         "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
@@ -133,24 +132,20 @@ def _say_assigned(partitions: list[int]) -> None:
     console.print(f"projector: reading partitions {partitions}", highlight=False)
 
 
-def _say_started(settings: Settings, servers: str, url: str, token: str) -> None:
-    say = console.print
-    say(f"event store: [bold]{database_url(settings)}[/]", highlight=False)
-    say(f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})", highlight=False)
-    say(f"redis: [bold]{settings.redis_url}[/]", highlight=False)
-    say(f"API: [bold]{url}[/]", highlight=False)
-    say(f"token: [bold]{token}[/] (every scope; this run only)", highlight=False)
-    say(
+def _say_started(settings: Settings, servers: str, url: str, token: str, metrics: str) -> None:
+    lines = [
+        f"event store: [bold]{database_url(settings)}[/]",
+        f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})",
+        f"redis: [bold]{settings.redis_url}[/]",
+        f"API: [bold]{url}[/]",
+        f"token: [bold]{token}[/] (every scope; this run only)",
+        f"metrics: [bold]{metrics}[/] (and {url}/metrics)",
         f'try: curl -H "Authorization: Bearer $(cat {settings.data_dir / API_TOKEN_FILE})" '
         f"{url}/v1/plans",
-        highlight=False,
-        soft_wrap=True,
-    )
-    say(
         "scheduler, relay, projector and API running. In another shell: "
         f"switchyard demo --api {url}; "
         "OUTBOUND_ALLOW=127.0.0.1 switchyard plan create examples/plan.yaml; "
         "switchyard tail. Ctrl-C stops.",
-        highlight=False,
-        soft_wrap=True,
-    )
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
