@@ -33,11 +33,14 @@ TIMEOUT_SECONDS = 60.0
 """How long a request may take (a query given --min-sequence waits on the server)."""
 
 TRANSPORT_ERRORS: dict[type[Exception], type[ApiError]] = {
+    httpx.RequestError: ApiError,
     httpx.TransportError: ApiUnavailable,
     httpx.UnsupportedProtocol: ApiError,
     httpx.InvalidURL: ApiError,
 }
-"""httpx's exceptions as switchyard's errors: the entry of the most specific class wins."""
+"""httpx's exceptions as switchyard's errors: the entry of the most specific class wins.
+A transport that fails (refused, timed out, name unknown, cut) is `api.unavailable`; a
+URL httpx cannot use, or an answer it cannot read, is `api.error`."""
 
 
 API_URL: ContextVar[str | None] = ContextVar("API_URL", default=None)
@@ -79,12 +82,13 @@ class RemoteApi:
 
     def __init__(self, url: str, token: str, transport: httpx.BaseTransport | None = None) -> None:
         self.url = url
-        self._client = httpx.Client(
-            base_url=url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=TIMEOUT_SECONDS,
-            transport=transport,
-        )
+        with self._transport_errors():
+            self._client = httpx.Client(
+                base_url=url,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=TIMEOUT_SECONDS,
+                transport=transport,
+            )
 
     def get(self, model: type[M], path: str, **params: Any) -> M:
         """GET a route (parameters that are None left out) and read its answer as `model`."""
@@ -127,7 +131,7 @@ class RemoteApi:
     def _transport_errors(self) -> Iterator[None]:
         try:
             yield
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             mapped = map_transport_error(exc, self.url)
             if mapped is None:
                 raise
