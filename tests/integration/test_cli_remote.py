@@ -25,6 +25,7 @@ from psycopg.conninfo import make_conninfo
 
 from switchyard.adapters.api.tokens import Scope
 from switchyard.adapters.postgres.persistence import event_store_env
+from switchyard.domain.status import TaskStatus
 from tests.integration.test_cli import BAD_PLAN, BAD_PLAN_PROBLEMS, UUID_PATTERN, Cli, Run
 from tests.support.api import issue
 from tests.support.api_server import ApiServer, api_server, free_port
@@ -125,15 +126,16 @@ def test_a_plan_is_steered_through_the_api(
     assert paused.code == 0, paused.text
     assert re.search(r"pause: 3 task\(s\); sequence \d+", paused.out), paused.out
     tasks = served.parts.app.describe_plan(uuid.UUID(created["plan"])).tasks
-    assert all(t.pause_requested for t in tasks)
+    assert all(t.pause_requested or t.status is TaskStatus.PAUSED for t in tasks)
     resumed = remote("plan", "resume", created["plan"])
     assert resumed.code == 0, resumed.text
     tasks = served.parts.app.describe_plan(uuid.UUID(created["plan"])).tasks
-    assert not any(t.pause_requested for t in tasks)
+    assert not any(t.pause_requested or t.status is TaskStatus.PAUSED for t in tasks)
 
 
 def test_the_apis_problems_print_with_their_codes(remote: Cli, created: dict[str, str]) -> None:
-    failed_with(remote("task", "resume", "--tenant", "acme"), "task.invalid_transition")
+    refused = remote("task", "retry", "--tenant", "globex", "--from-scratch")
+    failed_with(refused, "task.invalid_transition")
     failed_with(remote("plan", "cancel", str(uuid.uuid4())), "plan.not_found")
     failed_with(remote("task", "pause", "--tenant", "nobody"), "tenant.not_found")
     failed_with(
