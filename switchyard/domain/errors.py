@@ -22,6 +22,8 @@
     │   └── StoreRefused             store.refused
     ├── BrokerUnavailable            kafka.unavailable
     ├── EmbeddedStartFailed          embedded.start_failed
+    ├── ApiAddressInUse              api.address_in_use
+    ├── ApiCallFailed                api.call_failed
     ├── ReadStale                    read.stale
     └── ApiError                     api.error
         ├── ApiTokenMissing          api.token_missing
@@ -215,6 +217,20 @@ class EmbeddedStartFailed(SwitchyardError):
 
     code = "embedded.start_failed"
     title = "An embedded server did not start"
+
+
+class ApiAddressInUse(SwitchyardError):
+    """The API's listen address is taken by another process."""
+
+    code = "api.address_in_use"
+    title = "The API's address is already in use"
+
+
+class ApiCallFailed(SwitchyardError):
+    """A call to switchyard's HTTP API failed: no answer, or an error status."""
+
+    code = "api.call_failed"
+    title = "A call to the switchyard API failed"
 
 
 class ReadStale(SwitchyardError):

@@ -2,22 +2,25 @@
 
 Both page by keyset (the last row's key as `after`), never by offset, so a page
 costs the same however deep it is, and each filter has an index (revisions 0002 to
-0004). Each query's statement is built by a function of its own (`audit_query` for
-`audit`, ...), so a test can EXPLAIN the very statement that runs.
+0004). A caller limited to some tenants passes them as `tenants`: the statement
+itself leaves out what they may not see (a plan is seen when one of its tasks is;
+an event when its tenant is). Each query's statement is built by a function of its
+own (`audit_query` for `audit`, ...), so a test can EXPLAIN the very statement that
+runs.
 Rows come back as frozen dataclasses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, select, tuple_
 
 from switchyard.projections.tables import audit as audit_table
-from switchyard.projections.tables import plans
+from switchyard.projections.tables import plans, tasks
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,24 @@ class AuditRow:
     payload: Mapping[str, Any]
 
 
-def get_plan_query(plan_id: str) -> Select[Any]:
+def _seen(tenants: Collection[str] | None) -> ColumnElement[bool]:
+    """Plans with a task for one of these tenants (every plan when None)."""
+    if tenants is None:
+        return and_(True)
+    return exists().where(tasks.c.plan_id == plans.c.plan_id, tasks.c.tenant_id.in_(tenants))
+
+
+def get_plan_query(plan_id: str, tenants: Collection[str] | None = None) -> Select[Any]:
     """The statement `get_plan` runs."""
-    return select(plans).where(plans.c.plan_id == plan_id)
+    return select(plans).where(plans.c.plan_id == plan_id, _seen(tenants))
 
 
-def get_plan(conn: Connection, plan_id: str) -> PlanRow | None:
-    """The plan's row (status, counts, progress), if the read tables have it."""
-    row = conn.execute(get_plan_query(plan_id)).first()
+def get_plan(
+    conn: Connection, plan_id: str, tenants: Collection[str] | None = None
+) -> PlanRow | None:
+    """The plan's row (status, counts, progress), if the read tables have it (and it has a
+    task for one of `tenants`, if given)."""
+    row = conn.execute(get_plan_query(plan_id, tenants)).first()
     return None if row is None else PlanRow(**row._asdict())
 
 
@@ -80,9 +93,10 @@ def list_plans_query(
     actor: str | None = None,
     limit: int = 50,
     after: PlanCursor | None = None,
+    tenants: Collection[str] | None = None,
 ) -> Select[Any]:
     """The statement `list_plans` runs."""
-    query = select(plans).where(plans.c.created_at.is_not(None))
+    query = select(plans).where(plans.c.created_at.is_not(None), _seen(tenants))
     if status is not None:
         query = query.where(plans.c.status == status)
     if since is not None:
@@ -103,9 +117,12 @@ def list_plans(
     actor: str | None = None,
     limit: int = 50,
     after: PlanCursor | None = None,
+    tenants: Collection[str] | None = None,
 ) -> list[PlanRow]:
     """Plans newest first, filtered, the page after `after`."""
-    query = list_plans_query(status=status, since=since, actor=actor, limit=limit, after=after)
+    query = list_plans_query(
+        status=status, since=since, actor=actor, limit=limit, after=after, tenants=tenants
+    )
     return [PlanRow(**row._asdict()) for row in conn.execute(query).all()]
 
 
@@ -133,6 +150,7 @@ def audit_query(
     limit: int = 100,
     after: int | None = None,
     oldest_first: bool = False,
+    tenants: Collection[str] | None = None,
 ) -> Select[Any]:
     """The statement `audit` runs."""
     c = audit_table.c
@@ -147,6 +165,8 @@ def audit_query(
     conditions = [condition() for given, condition in filters if given is not None]
     if type is not None:
         conditions.append(_of_type(type))
+    if tenants is not None:
+        conditions.append(c.tenant_id.in_(tenants))
     if after is not None:
         conditions.append(c.sequence > after if oldest_first else c.sequence < after)
     order = c.sequence.asc() if oldest_first else c.sequence.desc()
@@ -166,6 +186,7 @@ def audit(
     limit: int = 100,
     after: int | None = None,
     oldest_first: bool = False,
+    tenants: Collection[str] | None = None,
 ) -> list[AuditRow]:
     """Events newest first (or oldest first), filtered, the page after sequence `after`."""
     query = audit_query(
@@ -179,5 +200,6 @@ def audit(
         limit=limit,
         after=after,
         oldest_first=oldest_first,
+        tenants=tenants,
     )
     return [AuditRow(**row._asdict()) for row in conn.execute(query).all()]

@@ -13,13 +13,15 @@ reported versions).
 completed before this task first started (none if there is none); "version
 after" is this task's target version if it completed, else the version
 before. Each table is read once, so the cost grows with the plan's size.
+A reader limited to some tenants (`tenants`) gets the plan only if one of its
+tasks is theirs, and only their tenants' rows: the statements leave out the rest.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +29,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from switchyard.domain.healthcheck import InstanceReport, recorded_reports
-from switchyard.projections.tables import audit, plans, stage_runs, tasks
+from switchyard.projections.queries import get_plan_query
+from switchyard.projections.tables import audit, stage_runs, tasks
 
 TASK_STEERING = frozenset(
     {"PauseRequested", "Resumed", "CancelRequested", "RetryStarted", "RollingBack", "Superseded"}
@@ -161,18 +164,22 @@ class PlanReport:
     steering: tuple[Steering, ...]
 
 
-def plan_report(conn: Connection, plan_id: str) -> PlanReport | None:
-    """The plan's report from the read tables, or None if they do not know the plan."""
-    plan = conn.execute(select(plans).where(plans.c.plan_id == plan_id)).first()
+def plan_report(
+    conn: Connection, plan_id: str, tenants: Collection[str] | None = None
+) -> PlanReport | None:
+    """The plan's report from the read tables, or None if they do not know the plan (or it
+    has no task for one of `tenants`, if given)."""
+    plan = conn.execute(get_plan_query(plan_id, tenants)).first()
     if plan is None or plan.created_at is None:
         return None
-    rows = conn.execute(
-        select(tasks).where(tasks.c.plan_id == plan_id).order_by(tasks.c.position)
-    ).all()
+    query = select(tasks).where(tasks.c.plan_id == plan_id).order_by(tasks.c.position)
+    if tenants is not None:
+        query = query.where(tasks.c.tenant_id.in_(tenants))
+    rows = conn.execute(query).all()
     runs = _runs(conn, plan_id)
     events = _events(conn, plan_id)
     history = _completed_versions(conn, plan_id)
-    tenants = tuple(
+    reports = tuple(
         _tenant(row, runs.get(row.task_id, []), events.get(row.task_id, []), history)
         for row in rows
     )
@@ -185,8 +192,8 @@ def plan_report(conn: Connection, plan_id: str) -> PlanReport | None:
         created_at=plan.created_at,
         finished_at=plan.finished_at,
         task_counts=dict(plan.task_counts),
-        tenants=tenants,
-        comparison=compare(tenants),
+        tenants=reports,
+        comparison=compare(reports),
         steering=tuple(_steering(e) for e in events.get(plan_id, []) if _steers(e)),
     )
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -27,12 +28,22 @@ WRITER = issue("fuzzer")
 @pytest.fixture()
 def api_schema(pg_env: dict[str, str]) -> Iterator[BaseSchema]:
     """The API's OpenAPI document, loaded from the app on a real event store."""
-    with api_app(pg_env, WRITER) as app:
+    with api_app(pg_env, WRITER, read_wait_seconds=0) as app:
         yield schemathesis.openapi.from_asgi("/openapi.json", app.asgi)
 
 
+def no_server_error_but_a_stale_read(
+    ctx: CheckContext, response: Response, case: schemathesis.Case
+) -> bool | None:
+    """No 5xx, except the documented 503 `read.stale`: no relay runs here, so the read
+    tables never reach a query's `minSequence`."""
+    if response.status_code == 503 and response.json().get("code") == "read.stale":
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
 CHECKS = [
-    not_a_server_error,
+    no_server_error_but_a_stale_read,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -43,7 +54,9 @@ CHECKS = [
 def test_every_operation_answers_as_documented(api_schema: BaseSchema) -> None:
     failures: dict[str, str] = {}
     operations = [found.ok() for found in api_schema.get_all_operations()]
-    assert {"POST /v1/plans", "GET /readyz"} <= {operation.label for operation in operations}
+    assert {"POST /v1/plans", "GET /readyz", "GET /v1/plans/{planId}", "GET /v1/audit"} <= {
+        operation.label for operation in operations
+    }
     for operation in operations:
 
         @given(case=operation.as_strategy())

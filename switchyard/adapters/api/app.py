@@ -14,7 +14,7 @@ from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
-from switchyard.adapters.api.routes import health, plans, tasks
+from switchyard.adapters.api.routes import audit, health, plans, reads, report, tasks, tenants
 
 DESCRIPTION = """\
 Run and steer multi-tenant blue-green switch-overs, and ask where they stand.
@@ -47,6 +47,8 @@ def create_app(services: ApiServices) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     problems.install(app)
     for router in (health.router, plans.router, tasks.router):
+        app.include_router(router)
+    for router in (reads.router, report.router, tenants.router, audit.router):
         app.include_router(router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)

@@ -20,6 +20,7 @@ from switchyard.adapters.api.schemas import (
     TenantOut,
     TenantPageOut,
 )
+from switchyard.adapters.api.tenant_schemas import CheckpointOut
 from switchyard.projections.fleet import TaskRow, TenantRow
 from switchyard.projections.queries import AuditRow, PlanCursor, PlanRow
 
@@ -67,3 +68,10 @@ def audit_page(rows: Sequence[AuditRow], limit: int) -> AuditPageOut:
     """A page of audit events, with the sequence to page after if this one is full."""
     following = rows[-1].sequence if rows and len(rows) == limit else None
     return AuditPageOut(events=[AuditEventOut.model_validate(r) for r in rows], next=following)
+
+
+def checkpoint(task: TaskRow) -> CheckpointOut:
+    """Whether a tenant's current task has a checkpoint a retry can start from."""
+    return CheckpointOut(
+        tenant_id=task.tenant_id, has_checkpoint=task.has_checkpoint, task_id=task.task_id
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from typing import Annotated
 
@@ -45,15 +46,18 @@ def api_server(parts: Container, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve_until_stopped(server: uvicorn.Server, stop: threading.Event) -> None:
-    """Run the server until `stop` is set (uvicorn's own signal handlers stay off)."""
+def serve_until_stopped(
+    server: uvicorn.Server, stop: threading.Event, sockets: list[socket.socket] | None = None
+) -> None:
+    """Run the server until `stop` is set (uvicorn's own signal handlers stay off), on
+    `sockets` already listening if given, else on its configured host and port."""
 
     def watch() -> None:
         stop.wait()
         server.should_exit = True
 
     threading.Thread(target=watch, name="api-stop", daemon=True).start()
-    asyncio.run(server.serve())
+    asyncio.run(server.serve(sockets))
 
 
 HostOption = Annotated[

@@ -6,6 +6,12 @@ folder's `demo/redis`), a simulated gateway fleet and a scheduler thread. The
 demo keeps its events and queue in a PostgreSQL schema of its own, dropped at
 the end, so a `switchyard dev` on the same database never claims its tasks,
 and its Redis keys and broadcast channel are its own too.
+
+With `--api URL` the plan is run by the switchyard behind that API instead
+(typically `switchyard dev`): the demo starts only the simulated fleet, on the
+Redis that switchyard's scheduler uses (REDIS_URL, else the one `dev` published in
+the data folder), creates the plan with `POST /v1/plans` and follows it with
+`GET /v1/plans/{planId}`.
 """
 
 from __future__ import annotations
@@ -31,12 +37,16 @@ from switchyard.adapters.bootstrap import (
 )
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.planfile import read_plan_file
+from switchyard.adapters.cli.published import read_published
 from switchyard.adapters.cli.roles import stop_on_signals
+from switchyard.adapters.demo.client import PlanClient
 from switchyard.adapters.demo.fleet import Fleet
+from switchyard.adapters.demo.remote_view import follow_remote, show_remote_summary
 from switchyard.adapters.demo.view import Versions, follow, show_summary
 from switchyard.adapters.embedded.redis import EmbeddedRedis, start_redis
 from switchyard.adapters.postgres.persistence import store_errors
 from switchyard.adapters.settings import Settings
+from switchyard.domain.errors import Problem, SettingsInvalid
 from switchyard.domain.status import PlanStatus
 from switchyard.domain.validation import ServiceTypes, validate_plan_request
 
@@ -53,9 +63,25 @@ INTERRUPTED = 130
 """The exit code after Ctrl-C or SIGTERM, as for any program stopped by SIGINT."""
 
 PlanOption = Annotated[Path, typer.Option("--plan", help="The plan request to run, YAML or JSON.")]
+ApiOption = Annotated[
+    str | None,
+    typer.Option("--api", help="Run the plan through this switchyard API (e.g. `dev`'s)."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="SWITCHYARD_TOKEN",
+        help="The API token (default: the one `dev` published in the data folder).",
+    ),
+]
 
 
-def demo(plan: PlanOption = Path("examples/plan.yaml")) -> None:
+def demo(
+    plan: PlanOption = Path("examples/plan.yaml"),
+    api: ApiOption = None,
+    token: TokenOption = None,
+) -> None:
     """Run a plan end to end on embedded servers and a simulated fleet, showing live progress.
 
     Starts PostgreSQL (embedded, or DATABASE_URL), Redis (REDIS_URL, or a private
@@ -64,15 +90,19 @@ def demo(plan: PlanOption = Path("examples/plan.yaml")) -> None:
     The demo owns the fleet: each tenant's endpoints (and registry) are replaced by
     simulated instances (as many as it lists endpoints), health checks go to their
     /health (every 200ms unless the plan sets an interval), and route keys and the
-    broadcast channel are the demo's own. Exit 0 if the plan completed, 1 if not,
-    130 after Ctrl-C.
+    broadcast channel are the demo's own. With --api, the switchyard behind that API
+    runs the plan and the demo starts only the fleet. Exit 0 if the plan completed,
+    1 if not, 130 after Ctrl-C.
     """
     settings = Settings()
     request = read_plan_file(plan)
     service_types = build_stage_factory(settings).service_types()
     validate_plan_request(request, service_types)  # refuse a bad file before starting anything
-    with store_errors():
-        code = _run(settings, request, service_types, stop_on_signals())
+    if api is not None:
+        code = run_through_api(settings, request, service_types, api, token, stop_on_signals())
+    else:
+        with store_errors():
+            code = _run(settings, request, service_types, stop_on_signals())
     if code:
         raise typer.Exit(code)
 
@@ -109,6 +139,48 @@ def _run(
     if interrupted:
         return INTERRUPTED
     return 0 if view.status == PlanStatus.COMPLETED else 1
+
+
+def run_through_api(
+    settings: Settings,
+    request: Mapping[str, Any],
+    types: ServiceTypes,
+    api: str,
+    token: str | None,
+    stop: threading.Event,
+) -> int:
+    """Start the fleet, have the API's switchyard run the plan, show it; the exit code."""
+    found = read_published(settings.data_dir)
+    redis_url = settings.redis_url or found.redis_url
+    token = token or found.token
+    if not redis_url or not token:
+        raise SettingsInvalid(_missing_for_api(redis_url, token))
+    namespace = f"switchyard:demo:{uuid.uuid4().hex[:8]}"
+    with (
+        Fleet(redis_url, channel=f"{namespace}:route-updates") as fleet,
+        PlanClient(api, token) as client,
+    ):
+        on_fleet = fleet_plan(request, fleet, namespace, types)
+        before = {tenant: fleet.versions(tenant) for tenant in _tenant_ids(on_fleet)}
+        created = client.create_plan(on_fleet)
+        detail = follow_remote(client, created.plan_id, len(created.task_ids), stop, POLL_SECONDS)
+        after: Versions = {tenant: fleet.versions(tenant) for tenant in before}
+        show_remote_summary(detail, before, after)
+    if stop.is_set():
+        return INTERRUPTED
+    return 0 if detail is not None and detail.plan.status == PlanStatus.COMPLETED else 1
+
+
+def _missing_for_api(redis_url: str | None, token: str | None) -> list[Problem]:
+    """What `demo --api` lacks: the scheduler's Redis, the token (neither given nor published)."""
+    problems = []
+    if not redis_url:
+        message = "demo --api needs the Redis of the API's scheduler (no `dev` published one)"
+        problems.append(Problem("REDIS_URL", "missing", message))
+    if not token:
+        message = "demo --api needs a token: --token (no `dev` published one)"
+        problems.append(Problem("SWITCHYARD_TOKEN", "missing", message))
+    return problems
 
 
 def fleet_plan(

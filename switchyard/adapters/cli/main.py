@@ -17,6 +17,7 @@ from switchyard.adapters.cli import (
     api,
     db,
     demo,
+    dev,
     events,
     fleet,
     plans,
@@ -61,7 +62,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(projector.app, name="projector")
 app.add_typer(api.tokens, name="token")
 app.command("api")(api.api)
-app.command("dev")(roles.dev)
+app.command("dev")(dev.dev)
 app.command("scheduler")(roles.scheduler)
 app.command("relay")(roles.relay)
 app.command("demo")(demo.demo)

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine
 
 from switchyard.adapters.bootstrap import container
 from switchyard.adapters.cli.output import errors
-from switchyard.adapters.postgres.freshness import ProjectorStatus, projector_status, wait_for
+from switchyard.adapters.postgres.freshness import behind, projector_status, wait_for
 from switchyard.adapters.postgres.persistence import store_errors
 from switchyard.adapters.postgres.read_store import reading
 from switchyard.adapters.settings import Settings
@@ -90,20 +90,6 @@ def _lag(conn: Connection, topic: str, newest: int, store: Connection) -> str:
     if status.relay_position < newest or status.lag_events or status.held:
         return behind(status, newest)
     return ""
-
-
-def behind(status: ProjectorStatus, newest: int | None = None) -> str:
-    """Where the relay and the projector are, in words."""
-    parts = [f"the relay has published up to sequence {status.relay_position}"]
-    if newest is not None:
-        parts[0] += f" of {newest}"
-    parts.append(f"the projector is {status.lag_events} message(s) behind it")
-    if status.held:
-        parts.append(f"{status.held} event(s) wait for a gap to fill")
-    return (
-        "; ".join(parts)
-        + " (is a relay and a projector running? see `switchyard projector status`)"
-    )
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -1,4 +1,4 @@
-"""`switchyard scheduler`, `switchyard relay` and `switchyard dev`: the long-running roles."""
+"""`switchyard scheduler` and `switchyard relay`: the long-running roles (`dev` runs them all)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from switchyard.adapters.bootstrap import Roles, container, database_url
-from switchyard.adapters.cli.output import console
+from switchyard.adapters.bootstrap import Roles, container
 from switchyard.adapters.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,39 +59,3 @@ def relay(start_from: FromOption = None) -> None:
     configure_logging()
     with container(Settings(), roles=Roles(relay=True), stop=stop_on_signals()) as parts:
         parts.relay(start_from=start_from).run()
-
-
-RELAY_JOIN_SECONDS = 30.0
-"""How long `dev` waits for its relay and projector threads to finish a batch once stopping."""
-
-
-def _say_assigned(partitions: list[int]) -> None:
-    console.print(f"projector: reading partitions {partitions}", highlight=False)
-
-
-def dev() -> None:
-    """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler, relay and
-    projector."""
-    configure_logging()
-    settings = Settings()
-    roles = Roles(scheduler=True, relay=True)
-    with container(settings, roles=roles, stop=stop_on_signals()) as parts:
-        servers = parts.kafka_servers()
-        parts.in_thread("relay", parts.relay().run, RELAY_JOIN_SECONDS)
-        projector = parts.projector(on_assigned=_say_assigned)
-        parts.in_thread("projector", projector.run, RELAY_JOIN_SECONDS)
-        console.print(f"event store: [bold]{database_url(settings)}[/]", highlight=False)
-        console.print(f"kafka: [bold]{servers}[/] (topic {settings.kafka_topic})", highlight=False)
-        console.print(
-            "scheduler, relay and projector running. In another shell: "
-            "switchyard plan create examples/plan.yaml; switchyard task show --tenant acme; "
-            "switchyard tail. Ctrl-C stops.",
-            highlight=False,
-        )
-        drained = parts.scheduler().run()
-    console.print(
-        "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
-        highlight=False,
-    )
-    if not drained:
-        raise typer.Exit(3)  # work left running is taken over once its leases expire

@@ -70,7 +70,8 @@ def show_summary(app: Switchyard, view: PlanView, before: Versions, after: Versi
     )
     table = Table("tenant", "status", "duration", "versions (before → after)", show_edge=False)
     for task in view.tasks:
-        shift = f"{_shown(before.get(task.tenant_id))} → {_shown(after.get(task.tenant_id))}"
+        was, now = before.get(task.tenant_id), after.get(task.tenant_id)
+        shift = f"{shown_versions(was)} → {shown_versions(now)}"
         table.add_row(task.tenant_id, task.status.value, _duration(app, task), shift)
     console.print(table)
 
@@ -86,7 +87,7 @@ def _duration(app: Switchyard, task: TaskView) -> str:
     return f"{(history[-1].timestamp - starts[0]).total_seconds():.1f}s"
 
 
-def _shown(versions: list[str] | None) -> str:
+def shown_versions(versions: list[str] | None) -> str:
     """`2.5.0 x2` when every instance agrees, else each instance's version."""
     if not versions:
         return "?"

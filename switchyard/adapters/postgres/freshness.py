@@ -182,3 +182,17 @@ def _relay_position(conn: Connection) -> int:
 
 def _held(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(held)).scalar() or 0)
+
+
+def behind(status: ProjectorStatus, newest: int | None = None) -> str:
+    """Where the relay and the projector are, in words (`newest`: the store's last sequence)."""
+    parts = [f"the relay has published up to sequence {status.relay_position}"]
+    if newest is not None:
+        parts[0] += f" of {newest}"
+    parts.append(f"the projector is {status.lag_events} message(s) behind it")
+    if status.held:
+        parts.append(f"{status.held} event(s) wait for a gap to fill")
+    return (
+        "; ".join(parts)
+        + " (is a relay and a projector running? see `switchyard projector status`)"
+    )
