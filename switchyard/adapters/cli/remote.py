@@ -80,14 +80,13 @@ def map_transport_error(exc: Exception, url: str) -> ApiError | None:
 class RemoteApi:
     """A client of the API's routes, answering the API's models."""
 
-    def __init__(self, url: str, token: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, url: str, token: str) -> None:
         self.url = url
         with self._transport_errors():
             self._client = httpx.Client(
                 base_url=url,
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=TIMEOUT_SECONDS,
-                transport=transport,
             )
 
     def get(self, model: type[M], path: str, **params: Any) -> M:
@@ -122,10 +121,6 @@ class RemoteApi:
         if response.is_success:
             return response
         raise problem_error(response)
-
-    def close(self) -> None:
-        """Close the connections."""
-        self._client.close()
 
     @contextmanager
     def _transport_errors(self) -> Iterator[None]:
