@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 import redis
@@ -29,6 +30,8 @@ from sqlalchemy import Engine
 from switchyard.adapters.embedded import postgres as embedded_postgres
 from switchyard.adapters.embedded.kafka import published_address, start_kafka
 from switchyard.adapters.embedded.redis import start_redis
+from switchyard.adapters.metrics.registries import ProcessMetrics
+from switchyard.adapters.metrics.server import serving
 from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.adapters.postgres.migrate import migrate
 from switchyard.adapters.postgres.persistence import event_store_env, store_errors
@@ -55,6 +58,7 @@ from switchyard.adapters.steps import build_executors
 from switchyard.adapters.steps.recipes import load_recipes
 from switchyard.application.app import Switchyard
 from switchyard.application.breakers import CircuitBreakers
+from switchyard.application.metrics import NO_METER, Meter
 from switchyard.application.notifications import Notifier
 from switchyard.application.ports import Clock, StepExecutor, stop_aware_sleep
 from switchyard.application.stages import StageRunner
@@ -116,18 +120,20 @@ def scheduler_config(settings: Settings) -> SchedulerConfig:
     )
 
 
-def build_breakers(settings: Settings) -> CircuitBreakers:
+def build_breakers(settings: Settings, meter: Meter = NO_METER) -> CircuitBreakers:
     """The circuit breakers per target, with the settings' threshold and open period."""
-    return CircuitBreakers(settings.breaker_failures, settings.breaker_open_seconds)
+    return CircuitBreakers(settings.breaker_failures, settings.breaker_open_seconds, meter=meter)
 
 
-def build_notifier(settings: Settings) -> Notifier:
+def build_notifier(settings: Settings, meter: Meter = NO_METER) -> Notifier:
     """The log, plus a rate-limited webhook when SWITCHYARD_WEBHOOK_URL is set."""
     logged = LoggingNotifier()
     if not settings.webhook_url:
         return logged
     webhook = WebhookNotifier(settings.webhook_url, settings.call_timeout_seconds)
-    limited = RateLimitedNotifier(webhook, settings.notify_limit, settings.notify_window_seconds)
+    limited = RateLimitedNotifier(
+        webhook, settings.notify_limit, settings.notify_window_seconds, meter=meter
+    )
     return FanOutNotifier([logged, limited])
 
 
@@ -142,18 +148,21 @@ def build_scheduler(
     settings: Settings | None = None,
     breakers: CircuitBreakers | None = None,
     notifier: Notifier | None = None,
+    meter: Meter = NO_METER,
 ) -> SchedulerProcess:
     """A scheduler process on the application's event store, with these step executors.
 
     Breakers, notifier and the quiet-wait limit come from `settings` (else the
-    environment) unless given.
+    environment) unless given; `meter` hears what the stages, breakers, notifier
+    and worker do.
     """
     settings = settings or Settings()
     stages = StageRunner(
         executors,
         sleep=stop_aware_sleep(stop),
-        breakers=breakers or build_breakers(settings),
+        breakers=breakers or build_breakers(settings, meter),
         max_quiet_waits=settings.breaker_max_waits,
+        meter=meter,
     )
     recorder = app.recorder
     if not isinstance(recorder, PostgresApplicationRecorder):
@@ -167,8 +176,9 @@ def build_scheduler(
         clock=clock or SystemClock(),
         owner=owner or worker_id(),
         claims=claims,
-        notifier=notifier or build_notifier(settings),
+        notifier=notifier or build_notifier(settings, meter),
         stopping=stop.is_set,
+        meter=meter,
     )
     return SchedulerProcess(worker, leases, claims, config, stop)
 
@@ -234,6 +244,10 @@ def pool_size(settings: Settings, roles: Roles) -> int:
     return max(settings.db_pool_size, needed)
 
 
+MetricsPort = Literal["scheduler_metrics_port", "relay_metrics_port", "projector_metrics_port"]
+"""The settings that name a role's metrics port."""
+
+
 class Container:
     """One process's parts, built once from the settings and closed once (see the module)."""
 
@@ -248,6 +262,22 @@ class Container:
         self._servers: str | None = None
         self._read_engine: Engine | None = None
         self._store_engine: Engine | None = None
+        self._metrics: ProcessMetrics | None = None
+
+    def metrics(self) -> ProcessMetrics:
+        """The process's metrics: one registry for every role it runs."""
+        if self._metrics is None:
+            self._metrics = ProcessMetrics()
+        return self._metrics
+
+    def serve_metrics(self, port_setting: MetricsPort) -> str:
+        """Serve the process's metrics on SWITCHYARD_METRICS_HOST and the port that setting
+        names (0: a free one) until the container closes; the URL."""
+        port = getattr(self.settings, port_setting)
+        variable = f"SWITCHYARD_{port_setting.upper()}"
+        registry = self.metrics().registry
+        host = self.settings.metrics_host
+        return self._stack.enter_context(serving(registry, host, port, variable))
 
     def executors(self) -> Mapping[str, StepExecutor]:
         """The step executors on REDIS_URL, or a private Redis (opened on first use)."""
@@ -306,18 +336,21 @@ class Container:
     ) -> Projector:
         """A projector of the event topic into the read tables; `run()` it."""
         config = config or ProjectorConfig.from_settings(self.settings, self.kafka_servers())
+        self.metrics().projector(self.read_engine(), config.topic, self.store_apart())
         return Projector(self.read_engine(), config, self.stop, on_assigned)
 
     def scheduler(self, config: SchedulerConfig | None = None) -> SchedulerProcess:
         """A scheduler on the application, with the step executors; `run()` it."""
         config = config or scheduler_config(self.settings)
+        meter = self.metrics().scheduler(self.store_engine())
         return build_scheduler(
-            self.app, self.executors(), config, self.stop, settings=self.settings
+            self.app, self.executors(), config, self.stop, settings=self.settings, meter=meter
         )
 
     def relay(self, config: RelayConfig | None = None, start_from: int | None = None) -> Relay:
         """A relay on the application's event store; `run()` it."""
         config = config or RelayConfig.from_settings(self.settings, self.kafka_servers())
+        self.metrics().relay(self.app, self.store_engine())
         return build_relay(self.app, config, self.stop, start_from)
 
     def in_thread(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka import codec
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchyard.adapters.api.tokens import TokenSetting
@@ -95,9 +95,28 @@ class Settings(BaseSettings):
     api_max_tenants: int = Field(default=50_000, ge=1)
     api_max_page: int = Field(default=1_000, ge=1)
     api_max_streams: int = Field(default=8, ge=1)
+    api_sse_ping_seconds: float = Field(default=15.0, gt=0)
+    api_sse_poll_seconds: float = Field(default=0.5, gt=0)
     api_idempotency_hours: float = Field(default=24.0, gt=0)
     projector_batch_size: int = Field(default=1000, ge=1)
     read_wait_seconds: float = Field(default=10.0, ge=0)
+    metrics_host: str = "127.0.0.1"
+    scheduler_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    relay_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    projector_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "SWITCHYARD_LOG_LEVEL")
+    )
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto", validation_alias=AliasChoices("LOG_FORMAT", "SWITCHYARD_LOG_FORMAT")
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @field_validator("kafka_compression")
     @classmethod

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from switchyard.application.counters import Counts
+from switchyard.application.metrics import NO_METER, Meter
 from switchyard.application.ports import StepFailed
 from switchyard.domain.values import FailureType
 
@@ -61,13 +62,14 @@ class _Circuit:
 
 
 class CircuitBreakers:
-    """One breaker per target, created on first use."""
+    """One breaker per target, created on first use; `meter` hears each opening."""
 
     def __init__(
         self,
         failure_threshold: int = FAILURE_THRESHOLD,
         open_seconds: float = OPEN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        meter: Meter = NO_METER,
     ) -> None:
         if failure_threshold < 1 or open_seconds <= 0:
             raise ValueError("need failure_threshold >= 1 and open_seconds > 0")
@@ -75,6 +77,7 @@ class CircuitBreakers:
         self.open_seconds = open_seconds
         self.opens = Counts()
         self._clock = clock
+        self._meter = meter
         self._lock = threading.Lock()
         self._circuits: dict[str, _Circuit] = {}
 
@@ -115,6 +118,7 @@ class CircuitBreakers:
             if circuit.trial or circuit.failures >= self.failure_threshold:
                 circuit.opened_at, circuit.trial = self._clock(), False
                 self.opens.increment(target)
+                self._meter.breaker_opened(target)
                 log.warning("circuit of %s opened after %d failures", target, circuit.failures)
 
     def state(self, target: str) -> BreakerState:

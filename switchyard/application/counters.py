@@ -1,6 +1,7 @@
 """Thread-safe counts by key (breaker opens per target, suppressed notifications per type).
 
-A metrics exporter will read them; until then they serve logs and tests.
+They serve logs and tests; metrics hear of the same events through the Meter
+(`application.metrics`).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from switchyard.application.breakers import CircuitBreakers, CircuitOpen
 from switchyard.application.failures import DECISIONS, Outcome
+from switchyard.application.metrics import NO_METER, Meter, StageOutcome
 from switchyard.application.ports import StageAbandoned, StepContext, StepExecutor, StepFailed
 from switchyard.domain.retry import FixedBackoff, RetryPolicy, parse_retry_policy
 from switchyard.domain.values import FailureInfo, FailureType, StageDefinition, StepDefinition
@@ -86,6 +87,8 @@ class StageRunner:
 
     `sleep` waits between attempts; on shutdown it raises StageAbandoned
     (`application.ports.stop_aware_sleep`), which passes through to the worker.
+    `meter` hears how long each stage took and how it ended (an abandoned one is
+    not reported), and each step tried again.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class StageRunner:
         breakers: CircuitBreakers | None = None,
         max_quiet_waits: int = MAX_QUIET_WAITS,
         monotonic: Callable[[], float] = time.monotonic,
+        meter: Meter = NO_METER,
     ) -> None:
         self._executors = dict(executors)
         self._sleep = sleep
@@ -103,9 +107,11 @@ class StageRunner:
         self.breakers = breakers or CircuitBreakers()
         self._max_quiet_waits = max_quiet_waits
         self._monotonic = monotonic
+        self._meter = meter
 
     def run(self, stage: StageDefinition, context: StepContext) -> StageRun:
         """Run every step in order; stop at the first that fails for good."""
+        started = self._monotonic()
         results: list[Mapping[str, Any]] = []
         deadline = self._deadline(stage)
         context = replace(context, deadline=deadline, clock=self._monotonic)
@@ -115,13 +121,16 @@ class StageRunner:
             except _GaveUp as gave_up:
                 stopped = gave_up.failure
                 failure = FailureInfo(stopped.type, stopped.message, stopped.details)
+                self._ended(stage, StageOutcome.FAILED, started)
                 return StageRun({"steps": results}, failure, gave_up.exhausted)
+        self._ended(stage, StageOutcome.COMPLETED, started)
         return StageRun({"steps": results})
 
     def undo(
         self, stage: StageDefinition, result: Mapping[str, Any], context: StepContext
     ) -> FailureInfo | None:
         """Undo the steps newest first from what they recorded; the failure, if any."""
+        started = self._monotonic()
         recorded = list(result.get("steps", []))
         deadline = self._deadline(stage)
         context = replace(context, deadline=deadline, clock=self._monotonic)
@@ -129,8 +138,13 @@ class StageRunner:
             try:
                 self._attempt(stage.steps[index], context, recorded[index], deadline)
             except _GaveUp as gave_up:
+                self._ended(stage, StageOutcome.ROLLBACK_FAILED, started)
                 return FailureInfo(gave_up.failure.type, gave_up.failure.message)
+        self._ended(stage, StageOutcome.ROLLED_BACK, started)
         return None
+
+    def _ended(self, stage: StageDefinition, outcome: StageOutcome, started: float) -> None:
+        self._meter.stage_ended(stage.name, outcome, self._monotonic() - started)
 
     def _deadline(self, stage: StageDefinition) -> float | None:
         if stage.timeout_seconds is None:
@@ -161,6 +175,7 @@ class StageRunner:
                 return self._call(executor, step, context, undo, target)
             except StepFailed as failed:
                 delay = self._delay_before_next(failed, tries)
+                self._meter.step_retried(step.kind, failed.type)
                 log.info(
                     "step %s failed (%s); try %d in %.1fs", step.kind, failed, tries.attempt, delay
                 )

@@ -16,10 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from eventsourcing.persistence import RecordConflictError
+from structlog.contextvars import bound_contextvars
 
 from switchyard.application.app import Switchyard
+from switchyard.application.metrics import NO_METER, Meter
 from switchyard.application.notifications import Notification, NotificationType, Notifier, Severity
 from switchyard.application.ports import Claim, Clock, Leases, Progress, StageAbandoned, StepContext
 from switchyard.application.stages import StageRunner
@@ -78,7 +81,7 @@ def heartbeat(claims: ActiveClaims, leases: Leases, owner: str, ttl_seconds: flo
 
 
 class TaskWorker:
-    """Runs claimed tasks for one scheduler process."""
+    """Runs claimed tasks for one scheduler process; `meter` hears each takeover."""
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class TaskWorker:
         claims: ActiveClaims,
         notifier: Notifier,
         stopping: Callable[[], bool] = lambda: False,
+        meter: Meter = NO_METER,
     ) -> None:
         self.app = app
         self.leases = leases
@@ -99,9 +103,13 @@ class TaskWorker:
         self.claims = claims
         self.notifier = notifier
         self.stopping = stopping
+        self.meter = meter
 
     def work(self, claim: Claim) -> None:
-        """Work on the claimed task until it reaches a boundary it stops at; then let go."""
+        """Work on the claimed task until it reaches a boundary it stops at; then let go.
+
+        Lines logged meanwhile carry the task, its plan and tenant, and the fence.
+        """
         settled = False
         interrupted: list[str | None] = [None]
 
@@ -109,19 +117,26 @@ class TaskWorker:
             interrupted[0] = _running_stage(task)  # what the Claimed event records
             self._start(task, claim)
 
-        try:
-            task = self._save(self.app.get_task(claim.task_id), claim, start)
-            if task is not None and claim.takeover:
-                message = f"taken over by {self.owner}"
-                kind = NotificationType.TAKEOVER
-                self._notify(task, kind, Severity.WARNING, message, interrupted[0])
-            while task is not None and not self.claims.is_lost(claim):
-                settled = task.status in SETTLED
-                task = self._step(task, claim)
-        finally:
-            self.claims.forget(claim)
-            if not settled:  # a settling save clears the lease in its own transaction
-                self.leases.release(claim, self.owner)
+        with ExitStack() as context:
+            context.enter_context(bound_contextvars(task=str(claim.task_id), fence=claim.fence))
+            try:
+                loaded = self.app.get_task(claim.task_id)
+                tenant = loaded.tenant_id
+                context.enter_context(bound_contextvars(plan=str(loaded.plan_id), tenant=tenant))
+                log.info("task %s: claimed (fence %d)", claim.task_id, claim.fence)
+                task = self._save(loaded, claim, start)
+                if task is not None and claim.takeover:
+                    self.meter.task_taken_over()
+                    message = f"taken over by {self.owner}"
+                    kind = NotificationType.TAKEOVER
+                    self._notify(task, kind, Severity.WARNING, message, interrupted[0])
+                while task is not None and not self.claims.is_lost(claim):
+                    settled = task.status in SETTLED
+                    task = self._step(task, claim)
+            finally:
+                self.claims.forget(claim)
+                if not settled:  # a settling save clears the lease in its own transaction
+                    self.leases.release(claim, self.owner)
 
     def _step(self, task: Task, claim: Claim) -> Task | None:
         try:

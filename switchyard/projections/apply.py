@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert
+from structlog.contextvars import bound_contextvars
 
 from switchyard.projections.events import ProjectedEvent
 from switchyard.projections.handlers import changes
@@ -41,12 +42,24 @@ def apply_events(conn: Connection, events: Iterable[ProjectedEvent]) -> Applied:
     """Apply the events on `conn` (the caller owns the transaction), then the roll-ups."""
     result = Applied()
     for event in events:
-        _apply_one(conn, event, result)
+        with bound_contextvars(**_context(event)):
+            _apply_one(conn, event, result)
     for plan_id in sorted(result.plans):
         recompute_plan(conn, plan_id)
     for tenant_id in sorted(result.tenants):
         recompute_tenant(conn, tenant_id)
     return result
+
+
+def _context(event: ProjectedEvent) -> dict[str, object]:
+    """What the lines logged while applying the event name: sequence, plan, task, tenant."""
+    found: dict[str, object] = {"sequence": event.sequence}
+    plan = event.aggregate_id if event.aggregate_type == "Plan" else event.plan_id
+    task = event.aggregate_id if event.aggregate_type == "Task" else None
+    for key, value in (("plan", plan), ("task", task), ("tenant", event.tenant_id)):
+        if value is not None:
+            found[key] = value
+    return found
 
 
 def _apply_one(conn: Connection, event: ProjectedEvent, result: Applied) -> None:

@@ -19,6 +19,7 @@ from switchyard.adapters.embedded.kafka import start_kafka
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
+from tests.support.dev import Dev, running_dev
 from tests.support.processes import Schedulers
 from tests.support.schedulers import probe_factory
 
@@ -96,3 +97,10 @@ def executors(redis_url: str) -> Iterator[Any]:
     """The real step executors on the test Redis."""
     with step_executors(Settings(redis_url=redis_url), threading.Event()) as found:
         yield found
+
+
+@pytest.fixture()
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    """`switchyard dev --api-port 0` on embedded servers, started until it prints its API."""
+    with running_dev(tmp_path) as running:
+        yield running

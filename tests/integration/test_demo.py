@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.cli import CLI, EXAMPLE, fresh_env
+from tests.support.cli import CLI, EXAMPLE
+from tests.support.dev import demo_env, processes_in
 from tests.support.waiting import wait_until
 
 
@@ -24,30 +25,6 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     subprocess.run([CLI, "db", "down"], env=demo_env(folder), capture_output=True, check=False)
     for pid in processes_in(folder):
         os.kill(pid, signal.SIGTERM)
-
-
-def demo_env(data_dir: Path) -> dict[str, str]:
-    """The environment of a machine with nothing configured (no Redis either), but this data
-    folder."""
-    env = fresh_env(data_dir, COLUMNS="200")
-    env.pop("REDIS_URL", None)
-    return env
-
-
-def processes_in(folder: Path) -> dict[int, str]:
-    """Processes working in the folder or naming it (redis-server, postgres): pid, command."""
-    found: dict[int, str] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cwd = str((proc / "cwd").readlink())
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone, or not ours to look at
-            continue
-        if cwd.startswith(str(folder)) or str(folder) in command:
-            found[int(proc.name)] = command
-    return found
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds leftover servers through /proc")

@@ -15,6 +15,7 @@ from switchyard.adapters.api.app import create_app
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
 from switchyard.adapters.bootstrap import Container, container
+from switchyard.adapters.cli.api import api_metrics
 from switchyard.adapters.settings import Settings
 
 ALL_SCOPES = frozenset(Scope)
@@ -83,6 +84,8 @@ def api_app(pg_env: dict[str, str], *issued: Issued, **settings: object) -> Iter
             read_engine=parts.read_engine(),
             settings=configured,
             tokens=Tokens(configured.api_tokens),
+            metrics=api_metrics(parts),
+            stop=parts.stop,
         )
         yield ApiApp(create_app(services), parts)
 

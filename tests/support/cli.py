@@ -20,7 +20,20 @@ CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/postgres"
 """A DATABASE_URL nothing listens on: the store is unavailable."""
 
 
+METRICS_ROLES = ("SCHEDULER", "RELAY", "PROJECTOR")
+"""The roles with a metrics port: a free one each in tests, so parallel runs never collide."""
+
+
 def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a machine with no database configured, but this data folder."""
+    """The environment of a machine with no database configured, but this data folder (and
+    metrics on free ports)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
-    return {**env, "SWITCHYARD_DATA_DIR": str(data_dir), "COLUMNS": "250", "TERM": "dumb", **extra}
+    free_ports = {f"SWITCHYARD_{role}_METRICS_PORT": "0" for role in METRICS_ROLES}
+    return {
+        **env,
+        "SWITCHYARD_DATA_DIR": str(data_dir),
+        "COLUMNS": "250",
+        "TERM": "dumb",
+        **free_ports,
+        **extra,
+    }

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from switchyard.adapters.api import problems
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.idempotency import Idempotency
 from switchyard.adapters.api.limits import BodyLimit
-from switchyard.adapters.api.routes import audit, health, plans, reads, report, tasks, tenants
+from switchyard.adapters.api.measured import Measured
+from switchyard.adapters.api.request_log import RequestLog, bind_path_ids
+from switchyard.adapters.api.routes import (
+    audit,
+    events,
+    health,
+    metrics,
+    plans,
+    reads,
+    report,
+    tasks,
+    tenants,
+)
+from switchyard.adapters.api.streams import EventStreams
 
 DESCRIPTION = """\
 Run and steer multi-tenant blue-green switch-overs, and ask where they stand.
@@ -36,8 +49,10 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         responses=problems.DOCUMENTED,
+        dependencies=[Depends(bind_path_ids)],
     )
     app.state.services = services
+    app.state.streams = EventStreams(services.settings.api_max_streams)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -46,10 +61,11 @@ def create_app(services: ApiServices) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     problems.install(app)
-    for router in (health.router, plans.router, tasks.router):
-        app.include_router(router)
-    for router in (reads.router, report.router, tenants.router, audit.router):
-        app.include_router(router)
+    routers = (health, metrics, plans, events, tasks, reads, report, tenants, audit)
+    for module in routers:
+        app.include_router(module.router)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    app.add_middleware(Measured, metrics=services.metrics.http())  # sees every answer
+    app.add_middleware(RequestLog)  # outermost: its id and context cover the others
     return app

@@ -6,29 +6,36 @@ token (401), with an unknown token (401) or with a token lacking that scope (403
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from structlog.contextvars import bind_contextvars
 
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.tokens import Principal, Scope, Tokens
+from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 
 
 @dataclass(frozen=True)
 class ApiServices:
-    """The parts the API runs on: the application, the read tables, settings and tokens."""
+    """The parts the API runs on: the application, the read tables, settings, tokens,
+    the process's metrics, and its stop (set, it ends the event streams so the server
+    can stop)."""
 
     app: Switchyard
     store_engine: Engine
     read_engine: Engine
     settings: Settings
     tokens: Tokens
+    metrics: ProcessMetrics
+    stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def store_apart(self) -> Engine | None:
@@ -48,10 +55,10 @@ Services = Annotated[ApiServices, Depends(services)]
 _bearer = HTTPBearer(auto_error=False, description="A token made by `switchyard token create`.")
 
 
-def authorised(scope: Scope) -> Callable[..., Principal]:
+def authorised(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency giving the request's principal, if its token has `scope`."""
 
-    def principal(
+    async def principal(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -63,6 +70,7 @@ def authorised(scope: Scope) -> Callable[..., Principal]:
         if scope not in found.scopes:
             raise ApiProblem(403, f"the token lacks the scope {scope.value}")
         request.state.actor = found.actor
+        bind_contextvars(actor=found.actor)  # async: bound in the request's own task
         return found
 
     return principal

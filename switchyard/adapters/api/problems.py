@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import Scope, Send
 
+from switchyard.adapters.api.request_log import HEADER, current_request_id
 from switchyard.domain import errors as domain
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,18 @@ def problems_as_problem_json(openapi: dict[str, Any]) -> dict[str, Any]:
 class ApiProblem(Exception):
     """An HTTP error raised by the API itself, with its status, code, title and detail."""
 
-    def __init__(self, status: int, detail: str, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         self.status = status
         self.code = code or HTTP_CODES.get(status, ("request.error", ""))[0]
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
         super().__init__(detail)
 
@@ -215,21 +224,29 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _api_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiProblem)
     _, title = HTTP_CODES.get(exc.status, ("", "Request error"))
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    headers.update(exc.headers)
     return problem(request, exc.status, exc.code, title, exc.detail, headers, **exc.extra)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex
     log.error(
-        "unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+        "unexpected error %s on %s %s",
+        error_id,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"error_id": error_id},
     )
+    found = current_request_id()  # sent from outside the request-log middleware
     return problem(
         request,
         500,
         "internal",
         "Internal error",
         f"an unexpected error happened; quote error id {error_id}",
+        None if found is None else {HEADER: found},
         errorId=error_id,
     )
 

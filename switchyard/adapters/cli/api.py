@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 from typing import Annotated
@@ -16,8 +17,12 @@ from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
 from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.cli.output import console
-from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.cli.roles import stop_on_signals
+from switchyard.adapters.logs import LIFECYCLE, role_logs
+from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.settings import Settings
+
+log = logging.getLogger(__name__)
 
 tokens = typer.Typer(help="API tokens: make one for a client.")
 
@@ -30,7 +35,21 @@ def api_services(parts: Container) -> ApiServices:
         read_engine=parts.read_engine(),
         settings=parts.settings,
         tokens=Tokens(parts.settings.api_tokens),
+        metrics=api_metrics(parts),
+        stop=parts.stop,
     )
+
+
+def api_metrics(parts: Container) -> ProcessMetrics:
+    """The process's metrics with the fleet's gauges the API serves at /metrics: tasks by
+    status, queue depth, heartbeat, relay and projector lag (its request metrics come with
+    the app)."""
+    metrics = parts.metrics()
+    store = parts.store_engine()
+    metrics.tasks(store)
+    metrics.relay(parts.app, store)
+    metrics.projector(parts.read_engine(), parts.settings.kafka_topic, parts.store_apart())
+    return metrics
 
 
 def api_server(parts: Container, host: str, port: int) -> uvicorn.Server:
@@ -70,19 +89,17 @@ PortOption = Annotated[
 
 def api(host: HostOption = None, port: PortOption = None) -> None:
     """Serve the HTTP API until SIGTERM or Ctrl-C."""
-    configure_logging()
     settings = Settings()
-    with container(settings, stop=stop_on_signals()) as parts:
+    with role_logs("api", settings), container(settings, stop=stop_on_signals()) as parts:
         if not settings.api_tokens:
             console.print(
                 "no SWITCHYARD_API_TOKENS: every request will be refused "
                 "(make a token with `switchyard token create`)",
                 highlight=False,
             )
-        server = api_server(
-            parts, host or settings.api_host, settings.api_port if port is None else port
-        )
-        serve_until_stopped(server, parts.stop)
+        host, port = host or settings.api_host, settings.api_port if port is None else port
+        log.info("api: serving on http://%s:%d", host, port, extra=LIFECYCLE)
+        serve_until_stopped(api_server(parts, host, port), parts.stop)
 
 
 @tokens.command("create")

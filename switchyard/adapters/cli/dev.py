@@ -26,8 +26,9 @@ from switchyard.adapters.cli.published import (
     REDIS_URL_FILE,
     published,
 )
-from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.cli.roles import stop_on_signals
 from switchyard.adapters.embedded.redis import EmbeddedRedis, start_redis
+from switchyard.adapters.logs import role_logs
 from switchyard.adapters.settings import Settings
 from switchyard.domain.errors import ApiAddressInUse
 
@@ -45,12 +46,12 @@ ApiPortOption = Annotated[
 def dev(api_port: ApiPortOption = None) -> None:
     """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler, relay,
     projector and the HTTP API (with a development token printed at start)."""
-    configure_logging()
     settings = Settings()
     listening = listen(settings.api_host, settings.api_port if api_port is None else api_port)
     token = new_token()
     everything = TokenSetting(hash=token_hash(token), actor=settings.actor, scopes=frozenset(Scope))
     with ExitStack() as stack:
+        stack.enter_context(role_logs("dev", settings))
         stack.callback(listening.close)
         redis_url = settings.redis_url or stack.enter_context(_private_redis(settings)).url
         settings = settings.model_copy(
@@ -62,11 +63,14 @@ def dev(api_port: ApiPortOption = None) -> None:
         parts.in_thread("relay", parts.relay().run, ROLE_JOIN_SECONDS)
         projector = parts.projector(on_assigned=_say_assigned)
         parts.in_thread("projector", projector.run, ROLE_JOIN_SECONDS)
+        scheduler = parts.scheduler()
+        metrics = parts.serve_metrics("scheduler_metrics_port")
         url = _serve_api(parts, listening)
         files = {API_URL_FILE: url, API_TOKEN_FILE: token, REDIS_URL_FILE: redis_url}
         stack.enter_context(published(settings.data_dir, files))
         _say_started(settings, servers, url, token)
-        drained = parts.scheduler().run()
+        console.print(f"metrics: [bold]{metrics}[/] (and {url}/metrics)", highlight=False)
+        drained = scheduler.run()
     console.print(
         "stopped" if drained else "stopped; tasks left mid-stage will be taken over",
         highlight=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,9 +13,12 @@ from rich.table import Table
 from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.cli.common import JsonOption
 from switchyard.adapters.cli.output import console, print_json
-from switchyard.adapters.cli.roles import configure_logging, stop_on_signals
+from switchyard.adapters.cli.roles import stop_on_signals
+from switchyard.adapters.logs import LIFECYCLE, role_logs
 from switchyard.adapters.postgres.freshness import ProjectorStatus, projector_status
 from switchyard.adapters.settings import Settings
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="The projector: builds the read tables from the event topic.")
 
@@ -32,11 +36,13 @@ def projector(ctx: typer.Context, rebuild_first: RebuildOption = False) -> None:
     """Apply the event topic to the read tables until SIGTERM or Ctrl-C (a consumer group)."""
     if ctx.invoked_subcommand is not None:
         return
-    configure_logging()
-    with container(Settings(), stop=stop_on_signals()) as parts:
+    settings = Settings()
+    with role_logs("projector", settings), container(settings, stop=stop_on_signals()) as parts:
         if rebuild_first:
             rebuild_from_store(parts)
-        parts.projector().run()
+        projector = parts.projector()
+        log.info("metrics at %s", parts.serve_metrics("projector_metrics_port"), extra=LIFECYCLE)
+        projector.run()
 
 
 def rebuild_from_store(parts: Container) -> int:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from switchyard.adapters.bootstrap import Roles, container
+from switchyard.adapters.logs import LIFECYCLE, role_logs
 from switchyard.adapters.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,17 +18,6 @@ log = logging.getLogger(__name__)
 WorkersOption = Annotated[
     int | None, typer.Option("--workers", help="Tasks worked on at once (SWITCHYARD_WORKERS).")
 ]
-
-
-def configure_logging() -> None:
-    """INFO lines with time and source; the Kafka client and Alembic kept to their errors.
-
-    aiokafka logs every failed connection attempt; the relay reports an outage
-    itself, once when it starts and once when it ends, with the broker's error.
-    """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # switchyard says what it migrated
 
 
 def stop_on_signals() -> threading.Event:
@@ -40,10 +30,14 @@ def stop_on_signals() -> threading.Event:
 
 def scheduler(workers: WorkersOption = None) -> None:
     """Claim runnable tasks and run their stages until SIGTERM or Ctrl-C."""
-    configure_logging()
     settings = Settings() if workers is None else Settings(workers=workers)
-    with container(settings, roles=Roles(scheduler=True), stop=stop_on_signals()) as parts:
-        drained = parts.scheduler().run()
+    with (
+        role_logs("scheduler", settings),
+        container(settings, roles=Roles(scheduler=True), stop=stop_on_signals()) as parts,
+    ):
+        process = parts.scheduler()
+        log.info("metrics at %s", parts.serve_metrics("scheduler_metrics_port"), extra=LIFECYCLE)
+        drained = process.run()
     if not drained:
         raise typer.Exit(3)  # work left running is taken over once its leases expire
 
@@ -56,6 +50,11 @@ FromOption = Annotated[
 
 def relay(start_from: FromOption = None) -> None:
     """Publish every stored event to Kafka until SIGTERM or Ctrl-C (one relay is active)."""
-    configure_logging()
-    with container(Settings(), roles=Roles(relay=True), stop=stop_on_signals()) as parts:
-        parts.relay(start_from=start_from).run()
+    settings = Settings()
+    with (
+        role_logs("relay", settings),
+        container(settings, roles=Roles(relay=True), stop=stop_on_signals()) as parts,
+    ):
+        relay = parts.relay(start_from=start_from)
+        log.info("metrics at %s", parts.serve_metrics("relay_metrics_port"), extra=LIFECYCLE)
+        relay.run()

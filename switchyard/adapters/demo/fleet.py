@@ -75,6 +75,7 @@ class Fleet:
     ) -> None:
         self.initial_version = initial_version
         self._tenants: dict[str, list[_Instance]] = {}
+        self._announced: dict[str, str] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._client = redis.Redis.from_url(redis_url)
@@ -98,6 +99,16 @@ class Fleet:
         """The version each of the tenant's instances reports now."""
         with self._lock:
             return [instance.version for instance in self._tenants[tenant_id]]
+
+    def release(self, tenant_id: str) -> None:
+        """Unstick the tenant's stuck instances: they take the last version announced to it."""
+        with self._lock:
+            instances = list(self._tenants.get(tenant_id, []))
+            version = self._announced.get(tenant_id)
+        for instance in instances:
+            instance.stuck = False
+            if version is not None:
+                instance.version = version
 
     def close(self) -> None:
         """Stop listening and stop every instance."""
@@ -164,8 +175,10 @@ class Fleet:
             return
         version = notice["version"]
         new_version = self.initial_version if version is None else str(version)
+        tenant_id = str(notice.get("tenantId"))
         with self._lock:
-            instances = list(self._tenants.get(str(notice.get("tenantId")), []))
+            self._announced[tenant_id] = new_version
+            instances = list(self._tenants.get(tenant_id, []))
         for instance in instances:
             if not instance.stuck:
                 instance.version = new_version

@@ -28,6 +28,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from switchyard.adapters.logs import LIFECYCLE
 from switchyard.adapters.postgres.read_store import (
     Consumed,
     apply,
@@ -172,7 +173,7 @@ class Projector:
             )
             await asyncio.to_thread(forget_positions, self._engine, topic, reset)
         partitions = sorted(tp.partition for tp in assigned)
-        log.info("projector: assigned partitions %s of %s", partitions, topic)
+        log.info("projector: assigned partitions %s of %s", partitions, topic, extra=LIFECYCLE)
         if self._on_assigned is not None:
             self._on_assigned(partitions)
 

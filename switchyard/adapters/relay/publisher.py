@@ -36,8 +36,10 @@ from aiokafka.structs import RecordMetadata
 from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresApplicationRecorder
+from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from switchyard.adapters.kafka.format import KafkaRecord
+from switchyard.adapters.logs import LIFECYCLE
 from switchyard.adapters.relay.config import RelayConfig
 from switchyard.adapters.relay.heartbeats import HeartbeatFeed
 from switchyard.adapters.relay.reader import RecordReader
@@ -110,7 +112,7 @@ class Relay:
             self._start_from = None
         else:
             self._position = await asyncio.to_thread(self._positions.read)
-        log.info("relay: active, publishing after sequence %d", self._position)
+        log.info("relay: active, publishing after sequence %d", self._position, extra=LIFECYCLE)
         while not self._stop.is_set():
             try:
                 await self._publish_session()
@@ -162,6 +164,7 @@ class Relay:
         batch = await self._reader.read(self._position)
         while not self._stop.is_set():
             if not batch.records:
+                unbind_contextvars("sequence")
                 if duties.topic_check_due() and await self._topic_missing(topics):
                     return
                 await duties.publish_heartbeats(producer)
@@ -169,6 +172,7 @@ class Relay:
                 await asyncio.to_thread(self._lock.wait, self._config.poll_seconds)
                 batch = await self._reader.read(self._position)
                 continue
+            bind_contextvars(sequence=batch.last)  # on the lines logged while it is sent
             upcoming = asyncio.ensure_future(self._reader.read(batch.last))
             try:
                 if await self._topic_missing(topics):

@@ -3,7 +3,7 @@
 `RateLimitedNotifier` lets at most `limit` notifications per `window_seconds`
 through for each key (by default the notification type and the plan: a plan
 whose tasks all fail at once pages once, not fifty times); it drops the rest and
-counts them by type in `suppressed`.
+counts them by type in `suppressed` (and tells its meter).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 import httpx
 
 from switchyard.application.counters import Counts
+from switchyard.application.metrics import NO_METER, Meter
 from switchyard.application.notifications import Notification, Notifier, Severity
 
 log = logging.getLogger("switchyard.notifications")
@@ -90,8 +91,10 @@ class RateLimitedNotifier:
         window_seconds: float,
         key: Callable[[Notification], str] = by_type_and_plan,
         clock: Callable[[], float] = time.monotonic,
+        meter: Meter = NO_METER,
     ) -> None:
         self.suppressed = Counts()
+        self._meter = meter
         self._inner = inner
         self._limit = limit
         self._window = window_seconds
@@ -104,6 +107,7 @@ class RateLimitedNotifier:
         """Deliver the notification unless its key used up its window; count it if dropped."""
         if not self._take(self._key(notification)):
             self.suppressed.increment(str(notification.type))
+            self._meter.notification_suppressed(str(notification.type))
             log.info("rate limit: dropped a %s notification", notification.type)
             return
         self._inner.notify(notification)

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from switchyard.adapters.logs import LIFECYCLE
 from switchyard.application.ports import Claim, Leases
 from switchyard.application.worker import ActiveClaims, TaskWorker, heartbeat
 
@@ -80,8 +81,9 @@ class SchedulerProcess:
                 worker = threading.Thread(target=self._work, args=(claim,), daemon=True)
                 worker.start()
                 running = [t for t in running if t.is_alive()] + [worker]
-        log.info("stopping: waiting up to %.0fs for running tasks", self.config.grace_seconds)
-        deadline = time.monotonic() + self.config.grace_seconds
+        grace = self.config.grace_seconds
+        log.info("stopping: waiting up to %.0fs for running tasks", grace, extra=LIFECYCLE)
+        deadline = time.monotonic() + grace
         for thread in running:
             thread.join(max(0.0, deadline - time.monotonic()))
         unfinished = sum(thread.is_alive() for thread in running)
