@@ -287,7 +287,7 @@ def run(args: argparse.Namespace) -> None:
 
     with server() as base_url, broker() as bootstrap_servers:
         url = fresh_database(base_url)
-        app = bootstrap(Settings(database_url=url))
+        app = bootstrap(Settings(database_url=url).with_loopback())  # endpoints on 127.0.0.1
         try:
             started = time.monotonic()
             last = write_backlog(app, args.events, args.tenants)

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
         url = fresh_database(base_url)
         folder = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
         recipes = recipes_file(folder, args.stages)
-        settings = Settings(database_url=url, service_types_file=recipes)
+        settings = Settings(database_url=url, service_types_file=recipes).with_loopback()
         app = bootstrap(settings)
         schedulers = start_schedulers(url, args.schedulers, recipes, args.workers)
         try:

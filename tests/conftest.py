@@ -30,7 +30,7 @@ MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 @pytest.fixture()
 def memory_app() -> Iterator[Switchyard]:
     """An application on in-memory persistence."""
-    app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
+    app = bootstrap(Settings(database_url=None).with_loopback(), env=MEMORY_ENV)
     yield app
     app.close()
 
@@ -78,6 +78,6 @@ def pg_env(database_url: str) -> Iterator[dict[str, str]]:
 @pytest.fixture()
 def pg_app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application on a fresh schema of a real PostgreSQL server."""
-    app = bootstrap(Settings(database_url=None), env=pg_env)
+    app = bootstrap(Settings(database_url=None).with_loopback(), env=pg_env)
     yield app
     app.close()

@@ -20,7 +20,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
 import redis
 from eventsourcing.postgres import PostgresApplicationRecorder
 from redis.backoff import NoBackoff
@@ -55,6 +54,7 @@ from switchyard.adapters.scheduler.process import (
 )
 from switchyard.adapters.settings import Settings
 from switchyard.adapters.steps import build_executors
+from switchyard.adapters.steps.outbound import checked_client
 from switchyard.adapters.steps.recipes import load_recipes
 from switchyard.application.app import Switchyard
 from switchyard.application.breakers import CircuitBreakers
@@ -106,7 +106,12 @@ def bootstrap(
         )
     factory = stage_factory or build_stage_factory(settings)
     with store_errors():
-        return Switchyard(env, stage_factory=factory, conflict_retries=settings.conflict_retries)
+        return Switchyard(
+            env,
+            stage_factory=factory,
+            conflict_retries=settings.conflict_retries,
+            outbound=settings.outbound_policy(),
+        )
 
 
 def scheduler_config(settings: Settings) -> SchedulerConfig:
@@ -185,7 +190,8 @@ def build_scheduler(
 
 @contextmanager
 def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[str, StepExecutor]]:
-    """The step executors on REDIS_URL (or a private Redis) and an HTTP client; closed after."""
+    """The step executors on REDIS_URL (or a private Redis) and an HTTP client whose every
+    connection the outbound policy checks (OUTBOUND_ALLOW); closed after."""
     with ExitStack() as stack:
         url = settings.redis_url
         if not url:
@@ -199,7 +205,8 @@ def step_executors(settings: Settings, stop: threading.Event) -> Iterator[dict[s
             socket_connect_timeout=settings.call_timeout_seconds,
         )
         stack.callback(client.close)
-        http = stack.enter_context(httpx.Client(timeout=settings.call_timeout_seconds))
+        policy = settings.outbound_policy()
+        http = stack.enter_context(checked_client(policy, settings.call_timeout_seconds))
         yield build_executors(client, http, sleep=stop_aware_sleep(stop))
 
 

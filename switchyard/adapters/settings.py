@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiokafka import codec
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from switchyard.adapters.api.tokens import TokenSetting
 from switchyard.domain.errors import Problem, SettingsInvalid
+from switchyard.domain.outbound import LOOPBACK, OutboundPolicy
 
 _CODECS = {
     "gzip": codec.has_gzip,
@@ -118,6 +119,24 @@ class Settings(BaseSettings):
             return value
         return value.upper() if info.field_name == "log_level" else value.lower()
 
+    outbound_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        validation_alias=AliasChoices("OUTBOUND_ALLOW", "SWITCHYARD_OUTBOUND_ALLOW"),
+    )
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(entry.strip() for entry in value.split(",") if entry.strip())
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allowable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        OutboundPolicy.parse(value)  # refuses an entry that is no address, network or name
+        return value
+
     @field_validator("kafka_compression")
     @classmethod
     def _codec_installed(cls, value: str) -> str:
@@ -133,6 +152,16 @@ class Settings(BaseSettings):
             "path": self.health_path,
             "versionKey": self.health_version_key,
         }
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The outbound policy: the built-in refusals, with OUTBOUND_ALLOW's exceptions."""
+        return OutboundPolicy.parse(self.outbound_allow)
+
+    def with_loopback(self) -> Settings:
+        """These settings, allowing calls to the local machine too (127.0.0.1, ::1,
+        localhost): for a simulated fleet, as `switchyard dev`, the demo and tests run."""
+        allowed = tuple(dict.fromkeys((*self.outbound_allow, *LOOPBACK)))
+        return self.model_copy(update={"outbound_allow": allowed})
 
 
 def settings_invalid(error: ValidationError) -> SettingsInvalid:

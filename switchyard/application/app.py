@@ -52,6 +52,7 @@ from switchyard.domain.errors import (
     TaskSuperseded,
     TenantNotFound,
 )
+from switchyard.domain.outbound import OutboundPolicy
 from switchyard.domain.plan import Plan
 from switchyard.domain.request import PlanRequest
 from switchyard.domain.stage_factory import StageFactory
@@ -95,8 +96,10 @@ class Switchyard(Application[UUID]):
         *,
         stage_factory: StageFactory,
         conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.stage_factory = stage_factory
+        self.outbound = outbound or OutboundPolicy()
         self.conflict_retries = conflict_retries
         register_moved_topics()
         super().__init__(env)
@@ -138,7 +141,7 @@ class Switchyard(Application[UUID]):
         self, request: Mapping[str, Any], actor: str, idempotency_key: str | None = None
     ) -> PlanCreated:
         """Validate a plan request and record the plan, its tasks, queued, in one save."""
-        valid = validate_plan_request(request, self.stage_factory.service_types())
+        valid = validate_plan_request(request, self.stage_factory.service_types(), self.outbound)
         plan_id = (
             uuid5(NAMESPACE_URL, f"switchyard:plan:{idempotency_key}")
             if idempotency_key

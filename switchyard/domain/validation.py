@@ -6,7 +6,8 @@ if any rule finds anything; nothing is recorded.
 
 Codes: required, type, unknown_field, out_of_range, unknown_service_type,
 unknown_setting, unknown_placeholder, malformed_endpoint, malformed_tenant_id, duplicate_tenant,
-malformed_health_check.
+malformed_health_check, and `url.refused` for a host the outbound policy refuses
+(`domain.outbound`: cloud metadata and link-local always, loopback unless allowed).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 from switchyard.domain.errors import PlanInvalid, Problem
 from switchyard.domain.healthcheck import HEALTH_KEYS, resolve_health_check
+from switchyard.domain.outbound import OutboundPolicy, refused_targets
 from switchyard.domain.request import (
     DEFAULT_MAX_CONCURRENCY,
     PLAN_FIELDS,
@@ -39,11 +41,15 @@ _HOSTNAME = re.compile(
 )
 
 
-def validate_plan_request(raw: Any, service_types: ServiceTypes) -> PlanRequest:
-    """Check a raw request with every rule; return its values or raise PlanInvalid."""
+def validate_plan_request(
+    raw: Any, service_types: ServiceTypes, outbound: OutboundPolicy | None = None
+) -> PlanRequest:
+    """Check a raw request with every rule and the outbound policy (by default, the one
+    that allows no exception); return its values or raise PlanInvalid."""
     if not isinstance(raw, Mapping):
         raise PlanInvalid([Problem("", "type", "a plan request must be a mapping")])
     problems = [problem for rule in RULES for problem in rule(raw, service_types)]
+    problems += refused_targets(raw, outbound or OutboundPolicy())
     if problems:
         raise PlanInvalid(problems)
     return build_plan_request(raw)

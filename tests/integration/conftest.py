@@ -34,7 +34,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture()
 def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application whose tasks run the probe's three stages."""
-    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=probe_factory())
+    application = bootstrap(
+        Settings(database_url=None).with_loopback(), env=pg_env, stage_factory=probe_factory()
+    )
     yield application
     application.close()
 
@@ -95,7 +97,7 @@ def store(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture()
 def executors(redis_url: str) -> Iterator[Any]:
     """The real step executors on the test Redis."""
-    with step_executors(Settings(redis_url=redis_url), threading.Event()) as found:
+    with step_executors(Settings(redis_url=redis_url).with_loopback(), threading.Event()) as found:
         yield found
 
 

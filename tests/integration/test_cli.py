@@ -199,6 +199,10 @@ tenants:
   - tenantId: bad-one
     serviceType: portal
     endpoints: ["127.0.0.1:80"]
+  - tenantId: nosy
+    serviceType: portal
+    targetVersion: 2.5.0
+    endpoints: ["http://169.254.169.254/latest/meta-data"]
 """
 BAD_PLAN_PROBLEMS = [
     ("maxConcurrency", "out_of_range"),
@@ -206,6 +210,7 @@ BAD_PLAN_PROBLEMS = [
     ("tenants[0].endpoints[0]", "malformed_endpoint"),
     ("tenants[1].targetVersion", "required"),
     ("tenants[1].tenantId", "duplicate_tenant"),
+    ("tenants[2].endpoints[0]", "url.refused"),
 ]
 
 
@@ -242,7 +247,7 @@ def readonly_url(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     owner_url = make_conninfo(database_url, dbname=name)
-    app = bootstrap(Settings(database_url=None), env=event_store_env(owner_url))
+    app = bootstrap(Settings(database_url=None).with_loopback(), env=event_store_env(owner_url))
     app.create_plan(plan_request("acme"), "setup")
     app.close()
     with psycopg.connect(owner_url, autocommit=True) as conn:

@@ -23,7 +23,7 @@ FAST_HEALTH = {"interval": "20ms", "maxAttempts": 100}
 @pytest.fixture()
 def app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application with the built-in service types."""
-    application = bootstrap(Settings(database_url=None), env=pg_env)
+    application = bootstrap(Settings(database_url=None).with_loopback(), env=pg_env)
     yield application
     application.close()
 

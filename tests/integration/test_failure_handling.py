@@ -92,7 +92,9 @@ def remote_app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application whose service types `down` and `up` call one target each."""
     recipes = {"down": remote_stage("down:1"), "up": remote_stage("up:1")}
     factory = StageFactory(parse_recipes(recipes, "tests"))
-    application = bootstrap(Settings(database_url=None), env=pg_env, stage_factory=factory)
+    application = bootstrap(
+        Settings(database_url=None).with_loopback(), env=pg_env, stage_factory=factory
+    )
     yield application
     application.close()
 
@@ -111,7 +113,7 @@ def test_a_dead_downstream_opens_its_breaker_and_is_not_hammered(remote_app: Swi
     request = plan_request(*configs, tenant("u0", "up", **fields), max_concurrency=5)
     created = remote_app.create_plan(request, "ci")
     *down_ids, up_id = created.task_ids
-    settings = Settings(database_url=None, breaker_max_waits=1)
+    settings = Settings(database_url=None, breaker_max_waits=1).with_loopback()
     with running_scheduler(
         remote_app, {"remote": remote}, settings=settings, breakers=breakers, notifier=notifier
     ):
@@ -139,7 +141,7 @@ def test_the_webhook_receives_a_permanent_failure(app: Switchyard) -> None:
     created = app.create_plan(probe_plan("acme"), "ci")
     task_id = created.task_ids[0]
     with webhook_server() as hook:
-        settings = Settings(database_url=None, webhook_url=hook.url)
+        settings = Settings(database_url=None, webhook_url=hook.url).with_loopback()
         with running_scheduler(app, {"probe": probe}, settings=settings):
             wait_until(lambda: app.describe_task(task_id).status == TaskStatus.FAILED, 30)
             wait_until(lambda: bool(hook.received), 10, "webhook call")

@@ -34,7 +34,8 @@ BIG_PLAN_DEADLINE = 60.0
 
 def build(env: dict[str, str], conflict_retries: int = 5) -> Switchyard:
     """A new application instance on the given event store."""
-    return bootstrap(Settings(database_url=None, conflict_retries=conflict_retries), env=env)
+    settings = Settings(database_url=None, conflict_retries=conflict_retries).with_loopback()
+    return bootstrap(settings, env=env)
 
 
 @pytest.fixture()
@@ -76,7 +77,7 @@ class ReadThenWait(Switchyard):
 
 def racing(pg_env: dict[str, str], barrier: threading.Barrier, retries: int) -> ReadThenWait:
     """A racing application instance on the given store."""
-    settings = Settings(database_url=None)
+    settings = Settings(database_url=None).with_loopback()
     factory = bootstrap(settings, env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).stage_factory
     return ReadThenWait(pg_env, stage_factory=factory, conflict_retries=retries, barrier=barrier)
 

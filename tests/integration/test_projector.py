@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextmanager
 def store(pg_env: dict[str, str], read_database_url: str | None = None) -> Iterator[Container]:
     """A container on the test's event store (its read tables there too, unless given)."""
-    settings = Settings(database_url=None, read_database_url=read_database_url)
+    settings = Settings(database_url=None, read_database_url=read_database_url).with_loopback()
     with container(settings, env=pg_env) as parts:
         yield parts
 

@@ -43,7 +43,7 @@ def own_database(database_url: str) -> Iterator[str]:
 def test_the_scheduler_logs_json_lines_with_plan_task_and_tenant_to_its_file(
     own_database: str, redis_url: str, tmp_path: Path
 ) -> None:
-    settings = Settings(database_url=own_database)
+    settings = Settings(database_url=own_database).with_loopback()
     app = bootstrap(settings)
     try:
         created = app.create_plan(plan_request("acme"), "ci")

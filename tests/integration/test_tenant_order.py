@@ -64,7 +64,8 @@ def create_at_once(
     barrier = threading.Barrier(len(requests))
     created: list[PlanCreated | None] = [None] * len(requests)
     apps = [
-        bootstrap(Settings(database_url=None), env=env, stage_factory=factory) for _ in requests
+        bootstrap(Settings(database_url=None).with_loopback(), env=env, stage_factory=factory)
+        for _ in requests
     ]
 
     def create(index: int) -> None:
@@ -85,7 +86,7 @@ def create_at_once(
 @pytest.fixture()
 def gateway_app(pg_env: dict[str, str]) -> Iterator[Switchyard]:
     """An application with the built-in service types."""
-    application = bootstrap(Settings(database_url=None), env=pg_env)
+    application = bootstrap(Settings(database_url=None).with_loopback(), env=pg_env)
     yield application
     application.close()
 

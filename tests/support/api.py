@@ -17,6 +17,7 @@ from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_toke
 from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.cli.api import api_metrics
 from switchyard.adapters.settings import Settings
+from switchyard.domain.outbound import LOOPBACK
 
 ALL_SCOPES = frozenset(Scope)
 
@@ -71,11 +72,12 @@ class ApiClient:
 
 @contextmanager
 def api_app(pg_env: dict[str, str], *issued: Issued, **settings: object) -> Iterator[ApiApp]:
-    """The API's ASGI app on the test's event store (read tables in its schema)."""
+    """The API's ASGI app on the test's event store (read tables in its schema); calls to
+    the local machine are allowed unless `outbound_allow` is given."""
     configured = Settings(
         database_url=None,
         api_tokens=[i.setting for i in issued],
-        **settings,  # type: ignore[arg-type]
+        **{"outbound_allow": LOOPBACK, **settings},  # type: ignore[arg-type]
     )
     with container(configured, env=pg_env) as parts:
         services = ApiServices(

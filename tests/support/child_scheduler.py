@@ -59,7 +59,9 @@ def main() -> None:
     """Run a scheduler until SIGTERM, then exit as the scheduler role does."""
     logging.basicConfig(level=logging.INFO, format="%(process)d %(name)s %(message)s")
     env = json.loads(os.environ["SWITCHYARD_TEST_STORE_ENV"])
-    app = bootstrap(Settings(database_url=None), env=env, stage_factory=probe_factory())
+    app = bootstrap(
+        Settings(database_url=None).with_loopback(), env=env, stage_factory=probe_factory()
+    )
     probe = SlowProbe(os.environ["SWITCHYARD_TEST_LOG"], os.environ.get("SWITCHYARD_TEST_SLOW", ""))
     config = SchedulerConfig(
         workers=4,

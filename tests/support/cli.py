@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from switchyard.domain.outbound import LOOPBACK
+
 ROOT = Path(__file__).resolve().parents[2]
 """The repository."""
 
@@ -25,15 +27,18 @@ METRICS_ROLES = ("SCHEDULER", "RELAY", "PROJECTOR")
 
 
 def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a machine with no database configured, but this data folder (and
-    metrics on free ports)."""
+    """The environment of a machine with no database configured, but this data folder
+    (metrics on free ports); calls to the local machine are allowed, as the example plan's
+    instances are there."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SWITCHYARD_"))}
     free_ports = {f"SWITCHYARD_{role}_METRICS_PORT": "0" for role in METRICS_ROLES}
+    local = {"OUTBOUND_ALLOW": ",".join(LOOPBACK)}
     return {
         **env,
         "SWITCHYARD_DATA_DIR": str(data_dir),
         "COLUMNS": "250",
         "TERM": "dumb",
         **free_ports,
+        **local,
         **extra,
     }

@@ -33,7 +33,7 @@ class AppFixtures:
     @pytest.fixture()
     def app(self, store_env: Mapping[str, str]) -> Iterator[Switchyard]:
         """The application on this class's persistence."""
-        app = bootstrap(Settings(database_url=None), env=dict(store_env))
+        app = bootstrap(Settings(database_url=None).with_loopback(), env=dict(store_env))
         yield app
         app.close()
 

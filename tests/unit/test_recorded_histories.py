@@ -29,7 +29,7 @@ MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 @pytest.fixture(scope="module")
 def app() -> Iterator[Switchyard]:
     """An application, for its mapper (the transcodings of today's code)."""
-    app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
+    app = bootstrap(Settings(database_url=None).with_loopback(), env=MEMORY_ENV)
     yield app
     app.close()
 
@@ -154,7 +154,7 @@ def regenerate() -> None:
     for name, play in scenarios().items():
         if (HISTORIES / f"{name}.json").exists():
             continue
-        app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
+        app = bootstrap(Settings(database_url=None).with_loopback(), env=MEMORY_ENV)
         history = record(app, play(app))
         app.close()
         text = json.dumps(history, indent=1, sort_keys=True) + "\n"

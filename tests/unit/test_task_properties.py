@@ -140,7 +140,7 @@ def test_random_commands_keep_the_task_in_its_machine_and_replayable(
             highest_fence = task.fence
         check_invariants(task, highest_fence)
 
-    app = bootstrap(Settings(database_url=None), env=MEMORY_ENV)
+    app = bootstrap(Settings(database_url=None).with_loopback(), env=MEMORY_ENV)
     try:
         app.save(task)
         reloaded = app.repository.get(task.id)

@@ -9,17 +9,20 @@ import pytest
 from switchyard.adapters.steps.recipes import load_recipes
 from switchyard.application.app import Switchyard
 from switchyard.domain.errors import PlanInvalid
+from switchyard.domain.outbound import OutboundPolicy
 from switchyard.domain.request import PlanRequest, TenantConfig
 from switchyard.domain.stage_factory import StageFactory
 from switchyard.domain.validation import is_well_formed_endpoint, validate_plan_request
 from tests.support.builders import plan_request, tenant
 
 SERVICE_TYPES = StageFactory(load_recipes()).service_types()
+LOCAL = OutboundPolicy().with_loopback()
+"""The builders' endpoints are on the local machine."""
 
 
 def problems(raw: Any) -> set[tuple[str, str]]:
     with pytest.raises(PlanInvalid) as info:
-        validate_plan_request(raw, SERVICE_TYPES)
+        validate_plan_request(raw, SERVICE_TYPES, LOCAL)
     assert info.value.code == "plan.invalid"
     return {(p.field, p.code) for p in info.value.problems}
 
@@ -36,7 +39,7 @@ class TestValidRequest:
             tenant("globex", "portal", endpoints=["10.0.0.7"]),
             name="green rollout",
         )
-        plan = validate_plan_request(raw, SERVICE_TYPES)
+        plan = validate_plan_request(raw, SERVICE_TYPES, LOCAL)
         assert isinstance(plan, PlanRequest)
         assert (plan.name, plan.max_concurrency) == ("green rollout", 2)
         assert plan.tenants[0] == TenantConfig(
@@ -51,13 +54,13 @@ class TestValidRequest:
         assert plan.tenants[1].endpoints == ("10.0.0.7",)
 
     def test_defaults_the_name_and_concurrency(self) -> None:
-        plan = validate_plan_request({"tenants": [tenant()]}, SERVICE_TYPES)
+        plan = validate_plan_request({"tenants": [tenant()]}, SERVICE_TYPES, LOCAL)
         assert (plan.name, plan.max_concurrency) == ("plan", 1)
 
     def test_the_same_request_has_the_same_fingerprint(self) -> None:
-        first = validate_plan_request(plan_request(tenant()), SERVICE_TYPES)
-        again = validate_plan_request(plan_request(tenant()), SERVICE_TYPES)
-        other = validate_plan_request(plan_request(tenant(targetVersion="9")), SERVICE_TYPES)
+        first = validate_plan_request(plan_request(tenant()), SERVICE_TYPES, LOCAL)
+        again = validate_plan_request(plan_request(tenant()), SERVICE_TYPES, LOCAL)
+        other = validate_plan_request(plan_request(tenant(targetVersion="9")), SERVICE_TYPES, LOCAL)
         assert first.fingerprint == again.fingerprint != other.fingerprint
 
     @pytest.mark.parametrize(

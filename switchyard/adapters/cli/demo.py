@@ -92,12 +92,14 @@ def demo(
     /health (every 200ms unless the plan sets an interval), and route keys and the
     broadcast channel are the demo's own. With --api, the switchyard behind that API
     runs the plan and the demo starts only the fleet. Exit 0 if the plan completed,
-    1 if not, 130 after Ctrl-C.
+    1 if not, 130 after Ctrl-C. The simulated fleet is on the local machine, so calls
+    there are allowed.
     """
-    settings = Settings()
+    settings = Settings().with_loopback()
     request = read_plan_file(plan)
     service_types = build_stage_factory(settings).service_types()
-    validate_plan_request(request, service_types)  # refuse a bad file before starting anything
+    # Refuse a bad file before starting anything.
+    validate_plan_request(request, service_types, settings.outbound_policy())
     if api is not None:
         code = run_through_api(settings, request, service_types, api, token, stop_on_signals())
     else:

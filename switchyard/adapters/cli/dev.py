@@ -45,8 +45,10 @@ ApiPortOption = Annotated[
 
 def dev(api_port: ApiPortOption = None) -> None:
     """Run switchyard on its embedded defaults until Ctrl-C: database, scheduler, relay,
-    projector and the HTTP API (with a development token printed at start)."""
-    settings = Settings()
+    projector and the HTTP API (with a development token printed at start). Calls to the
+    local machine are allowed (as OUTBOUND_ALLOW=127.0.0.1,::1,localhost would): a
+    development fleet runs there."""
+    settings = Settings().with_loopback()
     listening = listen(settings.api_host, settings.api_port if api_port is None else api_port)
     token = new_token()
     everything = TokenSetting(hash=token_hash(token), actor=settings.actor, scopes=frozenset(Scope))
@@ -146,7 +148,8 @@ def _say_started(settings: Settings, servers: str, url: str, token: str) -> None
     )
     say(
         "scheduler, relay, projector and API running. In another shell: "
-        f"switchyard demo --api {url}; switchyard plan create examples/plan.yaml; "
+        f"switchyard demo --api {url}; "
+        "OUTBOUND_ALLOW=127.0.0.1 switchyard plan create examples/plan.yaml; "
         "switchyard tail. Ctrl-C stops.",
         highlight=False,
         soft_wrap=True,

@@ -8,6 +8,8 @@ as "not yet", like one that reports another version. It names no `target`:
 its instances are many, so no single circuit breaker covers it. The stage's
 timeout bounds the poll: no request outlasts it and no attempt is waited for
 past it; the step then fails with `timeout`, naming the instances still lagging.
+An instance the outbound policy refuses (`steps.outbound`) fails the step at
+once as fatal, with the code `url.refused`: polling it again is refused again.
 
 What each instance's last poll found (`domain.healthcheck.InstanceReport`: the
 version, the time in UTC, whether it matched) is recorded as `reports`, in the
@@ -24,6 +26,7 @@ from typing import Any
 import httpx
 
 from switchyard.adapters.steps.errors import param
+from switchyard.adapters.steps.outbound import AddressRefused, refused_step
 from switchyard.adapters.steps.resolvers import Resolver, resolve_instances
 from switchyard.application.ports import StepContext, StepFailed
 from switchyard.domain.healthcheck import (
@@ -126,6 +129,8 @@ class HealthCheck:
         try:
             response = self._http.get(url, timeout=timeout)
             body = response.json() if response.is_success else None
+        except AddressRefused as exc:
+            raise refused_step(instance, exc) from exc
         except (httpx.HTTPError, ValueError) as exc:
             return _no_version(instance, self._now(), f"unreachable ({type(exc).__name__})")
         if not response.is_success:

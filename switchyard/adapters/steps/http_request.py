@@ -4,7 +4,8 @@ Params: method (default GET), url, headers, body (sent as JSON), expectedStatus
 (a list; default any 2xx), timeout (default 10 s), and `undo`, a mapping of the
 same shape for the compensating call. An unexpected answer becomes a StepFailed:
 429 is rate-limited, other 4xx a client error, 5xx an I/O error (the server may
-recover), anything else a client error.
+recover), anything else a client error. A call the outbound policy refuses
+(`steps.outbound`) fails the step as fatal, with the code `url.refused`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from switchyard.adapters.steps.errors import step_errors
+from switchyard.adapters.steps.outbound import AddressRefused, refused_step
 from switchyard.application.ports import StepContext, StepFailed
 from switchyard.domain.retry import parse_duration
 from switchyard.domain.values import FailureType, StepDefinition
@@ -73,14 +75,17 @@ class HttpRequest:
         if not url:
             raise StepFailed(FailureType.FATAL, "http-request needs the parameter 'url'")
         target = target_of(url)
-        with step_errors(target):
-            response = self._http.request(
-                str(request.get("method", "GET")).upper(),
-                url,
-                headers=request.get("headers"),
-                json=request.get("body"),
-                timeout=timeout,
-            )
+        try:
+            with step_errors(target):
+                response = self._http.request(
+                    str(request.get("method", "GET")).upper(),
+                    url,
+                    headers=request.get("headers"),
+                    json=request.get("body"),
+                    timeout=timeout,
+                )
+        except AddressRefused as exc:
+            raise refused_step(url, exc, target) from exc
         status = response.status_code
         if (status in expected) if expected else response.is_success:
             return status

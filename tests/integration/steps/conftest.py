@@ -15,7 +15,9 @@ import redis
 
 from switchyard.adapters.demo.fleet import Fleet
 from switchyard.adapters.steps import build_executors
+from switchyard.adapters.steps.outbound import checked_client
 from switchyard.application.ports import StepContext, StepExecutor
+from switchyard.domain.outbound import OutboundPolicy
 from tests.support.steps import StatusServer, Subscriber
 
 
@@ -28,8 +30,9 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture()
 def http() -> Iterator[httpx.Client]:
-    """An HTTP client."""
-    with httpx.Client() as conn:
+    """The steps' HTTP client, its connections checked by a policy that allows the local
+    machine (where the fleet and the servers are)."""
+    with checked_client(OutboundPolicy().with_loopback(), timeout=5.0) as conn:
         yield conn
 
 
