@@ -24,7 +24,11 @@
     ├── EmbeddedStartFailed          embedded.start_failed
     ├── ApiAddressInUse              api.address_in_use
     ├── ApiCallFailed                api.call_failed
-    └── ReadStale                    read.stale
+    ├── ReadStale                    read.stale
+    └── ApiError                     api.error
+        ├── ApiTokenMissing          api.token_missing
+        ├── ApiUnavailable           api.unavailable
+        └── ApiAnswered              api.problem (printed with the problem's own code)
 
 Context travels as keyword details; messages are for people, codes for programs.
 """
@@ -234,6 +238,40 @@ class ReadStale(SwitchyardError):
 
     code = "read.stale"
     title = "The read tables do not reflect that sequence yet"
+
+
+class ApiError(SwitchyardError):
+    """The API a client talks to gave an answer the client cannot read."""
+
+    code = "api.error"
+    title = "The API gave an unexpected answer"
+
+
+class ApiTokenMissing(ApiError):
+    """A client asked to talk to the API has no token to present."""
+
+    code = "api.token_missing"
+    title = "No API token (set SWITCHYARD_TOKEN)"
+
+
+class ApiUnavailable(ApiError):
+    """The API a client talks to cannot be reached (refused, timed out, name unknown)."""
+
+    code = "api.unavailable"
+    title = "The API cannot be reached"
+
+
+class ApiAnswered(ApiError):
+    """The API answered with a problem whose code is none of this hierarchy's; the problem's
+    own code (`problem_code`, such as `auth.unauthenticated`) is what a client shows."""
+
+    code = "api.problem"
+    title = "The API refused the request"
+
+    def __init__(self, problem_code: str, detail: str, problems: Sequence[Problem] = ()) -> None:
+        self.problem_code = problem_code
+        self.problems = tuple(problems)
+        super().__init__(detail, code=problem_code)
 
 
 def all_error_classes() -> list[type[SwitchyardError]]:

@@ -121,7 +121,7 @@ def test_task_show_json_parses(cli: Cli, created: dict[str, str]) -> None:
     run = cli("task", "show", "--tenant", "globex", "--json")
     assert run.code == 0, run.text
     view = json.loads(run.out)
-    assert (view["task_id"], view["tenant_id"], view["status"]) == (
+    assert (view["taskId"], view["tenantId"], view["status"]) == (
         created["globex"],
         "globex",
         "QUEUED",
@@ -182,7 +182,7 @@ def test_restart_keeps_everything(cli: Cli, created: dict[str, str]) -> None:
     after = cli("task", "show", "--tenant", "acme", "--json")
     assert after.code == 0, after.text
     assert json.loads(after.out) == json.loads(before.out)
-    assert json.loads(after.out)["task_id"] == created["acme"]
+    assert json.loads(after.out)["taskId"] == created["acme"]
 
 
 # -- errors ------------------------------------------------------------------

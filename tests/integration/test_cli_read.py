@@ -79,11 +79,11 @@ def test_plan_show_lists_tasks_in_fifo_order_and_pages(cli: Cli, created: dict[s
     )
     tasks = shown["tasks"]
     assert isinstance(tasks, list)
-    assert [t["tenant_id"] for t in tasks] == ["acme", "globex", "initech"]
+    assert [t["tenantId"] for t in tasks] == ["acme", "globex", "initech"]
     page = json_of(cli("plan", "show", created["plan"], "--limit", "2", "--json"))
     assert page["next"] == 1
     rest = json_of(cli("plan", "show", created["plan"], "--after", "1", "--json"))
-    assert [t["tenant_id"] for t in rest["tasks"]] == ["initech"]  # type: ignore[index]
+    assert [t["tenantId"] for t in rest["tasks"]] == ["initech"]  # type: ignore[index]
 
 
 def test_plan_list_tenants_and_audit_answer_from_the_read_tables(
@@ -91,9 +91,9 @@ def test_plan_list_tenants_and_audit_answer_from_the_read_tables(
 ) -> None:
     at = created["sequence"]
     plans = json_of(cli("plan", "list", "--min-sequence", at, "--json"))["plans"]
-    assert created["plan"] in [p["plan_id"] for p in plans]  # type: ignore[attr-defined]
+    assert created["plan"] in [p["planId"] for p in plans]  # type: ignore[attr-defined]
     tenants = json_of(cli("tenants", "--service-type", "portal", "--json"))["tenants"]
-    assert [t["tenant_id"] for t in tenants] == ["globex"]  # type: ignore[attr-defined]
+    assert [t["tenantId"] for t in tenants] == ["globex"]  # type: ignore[attr-defined]
     events = json_of(cli("audit", "--plan", created["plan"], "--oldest-first", "--json"))
     assert events["events"][0]["actor"] == "cli:test"  # type: ignore[index]
     table = cli("audit", "--tenant", "acme", "--limit", "2")
@@ -126,8 +126,8 @@ def test_every_query_given_a_commands_sequence_sees_the_command(
         shown = json_of(
             cli("plan", "show", created["plan"], "--min-sequence", sequence(resumed), "--json")
         )
-        initech = [t for t in shown["tasks"] if t["tenant_id"] == "initech"]  # type: ignore[attr-defined]
-        assert not initech[0]["pause_requested"]
+        initech = [t for t in shown["tasks"] if t["tenantId"] == "initech"]  # type: ignore[attr-defined]
+        assert not initech[0]["pauseRequested"]
 
 
 def test_the_plan_report_reads_the_read_tables(

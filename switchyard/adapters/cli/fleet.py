@@ -7,16 +7,19 @@ from typing import Annotated
 
 import typer
 
+from switchyard.adapters.api.representation import audit_page, tenant_page
+from switchyard.adapters.api.schemas import AuditPageOut, TenantPageOut
 from switchyard.adapters.cli.common import JsonOption
-from switchyard.adapters.cli.output import console, print_json
-from switchyard.adapters.cli.read_output import show_audit_rows, show_tenant_rows
+from switchyard.adapters.cli.read_output import print_audit_page, print_tenant_page
 from switchyard.adapters.cli.reads import (
     LimitOption,
     MinSequenceOption,
     TimeOption,
+    iso,
     parse_time,
     read_tables,
 )
+from switchyard.adapters.cli.remote import remote, unavailable_with
 from switchyard.projections.fleet import list_tenants
 from switchyard.projections.queries import audit
 
@@ -36,25 +39,36 @@ def tenants(
     as_json: JsonOption = False,
 ) -> None:
     """Which tenants run which version, and which are blocked by which task."""
-    found = read_tables(
-        lambda conn: list_tenants(
-            conn,
+    wanted = None if status is None else status.upper()
+    api = remote()
+    if api is not None:
+        if blocked:
+            raise unavailable_with("--blocked")
+        page = api.get(
+            TenantPageOut,
+            "/v1/tenants",
             version=version,
-            service_type=service_type,
-            status=None if status is None else status.upper(),
-            blocked=blocked,
+            serviceType=service_type,
+            status=wanted,
             limit=limit,
             after=after,
-        ),
-        min_sequence,
-    )
-    following = found[-1].tenant_id if len(found) == limit else None
-    if as_json:
-        print_json({"tenants": found, "next": following})
-        return
-    show_tenant_rows(found)
-    if following:
-        console.print(f"next page: --after {following}", highlight=False)
+            minSequence=min_sequence,
+        )
+    else:
+        found = read_tables(
+            lambda conn: list_tenants(
+                conn,
+                version=version,
+                service_type=service_type,
+                status=wanted,
+                blocked=blocked,
+                limit=limit,
+                after=after,
+            ),
+            min_sequence,
+        )
+        page = tenant_page(found, limit)
+    print_tenant_page(page, as_json)
 
 
 def audit_command(
@@ -78,26 +92,39 @@ def audit_command(
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail: every event, filtered, newest first, paged by sequence."""
-    found = read_tables(
-        lambda conn: audit(
-            conn,
+    api = remote()
+    if api is not None:
+        page = api.get(
+            AuditPageOut,
+            "/v1/audit",
             task=task,
             tenant=tenant,
             plan=plan,
             actor=actor,
             type=type,
-            since=parse_time(since),
-            until=parse_time(until),
+            since=iso(parse_time(since)),
+            until=iso(parse_time(until)),
             limit=limit,
             after=after,
-            oldest_first=oldest_first,
-        ),
-        min_sequence,
-    )
-    following = found[-1].sequence if len(found) == limit else None
-    if as_json:
-        print_json({"events": found, "next": following})
-        return
-    show_audit_rows(found)
-    if following:
-        console.print(f"next page: --after {following}", highlight=False)
+            order="asc" if oldest_first else "desc",
+            minSequence=min_sequence,
+        )
+    else:
+        found = read_tables(
+            lambda conn: audit(
+                conn,
+                task=task,
+                tenant=tenant,
+                plan=plan,
+                actor=actor,
+                type=type,
+                since=parse_time(since),
+                until=parse_time(until),
+                limit=limit,
+                after=after,
+                oldest_first=oldest_first,
+            ),
+            min_sequence,
+        )
+        page = audit_page(found, limit)
+    print_audit_page(page, as_json)

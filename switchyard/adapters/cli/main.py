@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from switchyard.adapters.cli import (
     fleet,
     plans,
     projector,
+    remote,
     roles,
     tail,
     tasks,
@@ -35,6 +37,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def main(
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            envvar="SWITCHYARD_API",
+            help="Talk to the API at this URL (token: SWITCHYARD_TOKEN) instead of the "
+            "database: plan, task, tenants and audit.",
+        ),
+    ] = None,
+) -> None:
+    """Run and steer multi-tenant blue-green switch-overs."""
+    remote.API_URL.set(api_url)
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(plans.app, name="plan")
 app.add_typer(tasks.app, name="task")

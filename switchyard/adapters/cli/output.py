@@ -9,20 +9,25 @@ from enum import Enum
 from typing import Any, NoReturn
 from uuid import UUID
 
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from switchyard.application.views import HistoryEntry, TaskView
-from switchyard.domain.errors import Invalid, SwitchyardError
+from switchyard.domain.errors import ApiAnswered, Invalid, SwitchyardError
 
 console = Console()
 errors = Console(stderr=True)
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready data: a dataclass's fields in camelCase; a mapping's keys as they are."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+        return {to_camel(f.name): _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -35,16 +40,19 @@ def _plain(value: Any) -> Any:
 
 
 def print_json(value: Any) -> None:
-    """Print any view as JSON (ids as strings, times as ISO 8601)."""
+    """Print any view as JSON, as the API shows it: camelCase names (an API model by its
+    aliases, a dataclass's fields renamed; a mapping's own keys, such as an event's fields,
+    kept), ids as strings, times as ISO 8601."""
     sys.stdout.write(json.dumps(_plain(value), indent=2, default=str) + "\n")
 
 
 def fail(exc: SwitchyardError) -> NoReturn:
-    """Print an error's code and message (and each problem of a validation error); exit 1."""
+    """Print an error's code and message (and each problem of an invalid request); exit 1."""
+    code = exc.problem_code if isinstance(exc, ApiAnswered) else exc.code
     errors.print(
-        f"[bold red]error[/] {escape(f'[{exc.code}]')}: {escape(exc.message)}", highlight=False
+        f"[bold red]error[/] {escape(f'[{code}]')}: {escape(exc.message)}", highlight=False
     )
-    if isinstance(exc, Invalid):
+    if isinstance(exc, Invalid | ApiAnswered) and exc.problems:
         table = Table("field", "code", "problem", show_edge=False)
         for problem in exc.problems:
             table.add_row(problem.field, problem.code, problem.message)

@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 from sqlalchemy import Connection
 
-from switchyard.adapters.api.representation import plan_cursor
+from switchyard.adapters.api.representation import plan_detail, plan_page
+from switchyard.adapters.api.schemas import PlanCreatedOut, PlanDetailOut, PlanPageOut
 from switchyard.adapters.cli import report
 from switchyard.adapters.cli.common import ActorOption, JsonOption, ReasonOption, parse_id, with_app
 from switchyard.adapters.cli.output import console, print_json
 from switchyard.adapters.cli.planfile import read_plan_file
 from switchyard.adapters.cli.read_output import (
     parse_plan_cursor,
-    show_plan_rows,
-    show_plan_summary,
-    show_task_rows,
+    print_plan_detail,
+    print_plan_page,
 )
 from switchyard.adapters.cli.reads import (
     LimitOption,
     MinSequenceOption,
     TimeOption,
+    iso,
     parse_time,
     read_tables,
 )
+from switchyard.adapters.cli.remote import remote
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Recorded, Switchyard
 from switchyard.domain.errors import PlanNotFound
-from switchyard.projections.fleet import TaskRow, plan_tasks
-from switchyard.projections.queries import PlanRow, get_plan, list_plans
+from switchyard.projections.fleet import plan_tasks
+from switchyard.projections.queries import get_plan, list_plans
 
 app = typer.Typer(help="Plans: create one from a file, list and show them, steer all its tasks.")
 app.command("report")(report.report)
@@ -47,21 +51,31 @@ def create(
 ) -> None:
     """Validate a plan request and record the plan; print its id and its tasks' ids."""
     request = read_plan_file(file)
+    api = remote(actor)
+    if api is not None:
+        made = api.post(PlanCreatedOut, "/v1/plans", request, idempotency_key)
+        tenants = [str(t.get("tenantId")) for t in request.get("tenants", [])]
+        _print_created(made, tenants, as_json)
+        return
 
     def create_plan(sy: Switchyard, settings: Settings) -> None:
         created = sy.create_plan(request, actor or settings.actor, idempotency_key)
-        if as_json:
-            print_json(created)
-            return
-        verb = "created" if created.created else "already created (same idempotency key)"
-        console.print(
-            f"plan {created.plan_id} {verb}; sequence {created.sequence}", highlight=False
-        )
-        tenants = sy.get_plan(created.plan_id).tenant_ids
-        for tenant_id, task_id in zip(tenants, created.task_ids, strict=True):
-            console.print(f"  task {task_id}  tenant {tenant_id}", highlight=False)
+        made = PlanCreatedOut.model_validate(created)
+        tenants = [] if as_json else list(sy.get_plan(created.plan_id).tenant_ids)
+        _print_created(made, tenants, as_json)
 
     with_app(create_plan)
+
+
+def _print_created(made: PlanCreatedOut, tenants: list[str], as_json: bool) -> None:
+    """Print a recorded plan (the API's body with --json) and each tenant's task."""
+    if as_json:
+        print_json(made)
+        return
+    verb = "created" if made.created else "already created (same idempotency key)"
+    console.print(f"plan {made.plan_id} {verb}; sequence {made.sequence}", highlight=False)
+    for tenant_id, task_id in zip(tenants, made.task_ids, strict=True):
+        console.print(f"  task {task_id}  tenant {tenant_id}", highlight=False)
 
 
 @app.command("list")
@@ -76,24 +90,28 @@ def list_(
 ) -> None:
     """List plans, newest first, from the read tables."""
     cursor = None if after is None else parse_plan_cursor(after)
-    found = read_tables(
-        lambda conn: list_plans(
-            conn,
-            status=None if status is None else status.upper(),
-            since=parse_time(since),
+    wanted = None if status is None else status.upper()
+    api = remote()
+    if api is not None:
+        page = api.get(
+            PlanPageOut,
+            "/v1/plans",
+            status=wanted,
+            since=iso(parse_time(since)),
             actor=actor,
             limit=limit,
-            after=cursor,
-        ),
-        min_sequence,
-    )
-    following = plan_cursor(found[-1]) if len(found) == limit else None
-    if as_json:
-        print_json({"plans": found, "next": following})
-        return
-    show_plan_rows(found)
-    if following:
-        console.print(f"next page: --after {following}", highlight=False)
+            after=after,
+            minSequence=min_sequence,
+        )
+    else:
+        found = read_tables(
+            lambda conn: list_plans(
+                conn, status=wanted, since=parse_time(since), actor=actor, limit=limit, after=cursor
+            ),
+            min_sequence,
+        )
+        page = plan_page(found, limit)
+    print_plan_page(page, as_json)
 
 
 @app.command("show")
@@ -109,50 +127,71 @@ def show(
 ) -> None:
     """Show a plan's status and progress and a page of its tasks in FIFO order."""
     pid = str(parse_id(plan_id, "plan"))
+    wanted = None if status is None else status.upper()
+    api = remote()
+    if api is not None:
+        detail = api.get(
+            PlanDetailOut,
+            f"/v1/plans/{pid}",
+            status=wanted,
+            limit=limit,
+            after=after,
+            minSequence=min_sequence,
+        )
+        print_plan_detail(detail, as_json)
+        return
 
-    def read(conn: Connection) -> tuple[PlanRow, list[TaskRow]]:
+    def read(conn: Connection) -> PlanDetailOut:
         plan = get_plan(conn, pid)
         if plan is None:
             raise PlanNotFound(plan_id=pid)
-        wanted = None if status is None else status.upper()
-        return plan, plan_tasks(conn, pid, status=wanted, limit=limit, after=after)
+        tasks = plan_tasks(conn, pid, status=wanted, limit=limit, after=after)
+        return plan_detail(plan, tasks, limit)
 
-    plan, tasks = read_tables(read, min_sequence)
-    following = tasks[-1].position if len(tasks) == limit else None
-    if as_json:
-        print_json({"plan": plan, "tasks": tasks, "next": following})
-        return
-    show_plan_summary(plan)
-    show_task_rows(tasks)
-    if following is not None:
-        console.print(f"next page: --after {following}", highlight=False)
+    print_plan_detail(read_tables(read, min_sequence), as_json)
 
 
-def _report(recorded: Recorded, verb: str) -> None:
-    console.print(
-        f"{verb}: {len(recorded.task_ids)} task(s); sequence {recorded.sequence}", highlight=False
-    )
+PlanCommand = Callable[[Switchyard, UUID, str], Recorded]
+"""A plan command: the application, the plan id and the actor."""
+
+
+def _steer(
+    action: str,
+    plan_id: str,
+    actor: str | None,
+    reason: str | None,
+    command: PlanCommand,
+    from_checkpoint: bool = True,
+) -> None:
+    """Run a plan command here or through the API, and say what it recorded."""
+    pid = parse_id(plan_id, "plan")
+    api = remote(actor)
+    if api is not None:
+        out = api.steer(f"plans/{pid}", action, reason, from_checkpoint)
+        held = " (its effect already held)" if out.already_held else ""
+        count, sequence = len(out.task_ids), out.sequence
+    else:
+        recorded = with_app(lambda sy, s: command(sy, pid, actor or s.actor))
+        held, count, sequence = "", len(recorded.task_ids), recorded.sequence
+    console.print(f"{action}: {count} task(s){held}; sequence {sequence}", highlight=False)
 
 
 @app.command("pause")
 def pause(plan_id: str, actor: ActorOption = None, reason: ReasonOption = None) -> None:
     """Pause every task of the plan at its next stage boundary."""
-    pid = parse_id(plan_id, "plan")
-    _report(with_app(lambda sy, s: sy.pause_plan(pid, actor or s.actor, reason)), "pause")
+    _steer("pause", plan_id, actor, reason, lambda sy, pid, a: sy.pause_plan(pid, a, reason))
 
 
 @app.command("resume")
 def resume(plan_id: str, actor: ActorOption = None, reason: ReasonOption = None) -> None:
     """Resume every paused task of the plan."""
-    pid = parse_id(plan_id, "plan")
-    _report(with_app(lambda sy, s: sy.resume_plan(pid, actor or s.actor, reason)), "resume")
+    _steer("resume", plan_id, actor, reason, lambda sy, pid, a: sy.resume_plan(pid, a, reason))
 
 
 @app.command("cancel")
 def cancel(plan_id: str, actor: ActorOption = None, reason: ReasonOption = None) -> None:
     """Cancel every unfinished task of the plan at its next stage boundary."""
-    pid = parse_id(plan_id, "plan")
-    _report(with_app(lambda sy, s: sy.cancel_plan(pid, actor or s.actor, reason)), "cancel")
+    _steer("cancel", plan_id, actor, reason, lambda sy, pid, a: sy.cancel_plan(pid, a, reason))
 
 
 @app.command("retry")
@@ -165,15 +204,17 @@ def retry(
     reason: ReasonOption = None,
 ) -> None:
     """Retry every failed or cancelled task, from its checkpoint unless --from-scratch."""
-    pid = parse_id(plan_id, "plan")
-    _report(
-        with_app(lambda sy, s: sy.retry_plan(pid, actor or s.actor, not from_scratch, reason)),
+    _steer(
         "retry",
+        plan_id,
+        actor,
+        reason,
+        lambda sy, pid, a: sy.retry_plan(pid, a, not from_scratch, reason),
+        from_checkpoint=not from_scratch,
     )
 
 
 @app.command("rollback")
 def rollback(plan_id: str, actor: ActorOption = None, reason: ReasonOption = None) -> None:
     """Roll back every task of the plan that has something to undo."""
-    pid = parse_id(plan_id, "plan")
-    _report(with_app(lambda sy, s: sy.rollback_plan(pid, actor or s.actor, reason)), "rollback")
+    _steer("rollback", plan_id, actor, reason, lambda sy, pid, a: sy.rollback_plan(pid, a, reason))

@@ -1,4 +1,6 @@
-"""How the CLI prints what the read tables hold: plans, tasks, tenants and audit rows."""
+"""How the CLI prints what the read tables hold: plans, tasks, tenants and audit events, in
+the API's models, so a page read from the tables and one the API answered print alike
+(with --json, exactly the API's body)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,18 @@ import typer
 from rich.table import Table
 
 from switchyard.adapters.api import representation
-from switchyard.adapters.cli.output import console
-from switchyard.projections.fleet import TaskRow, TenantRow
-from switchyard.projections.queries import AuditRow, PlanCursor, PlanRow
+from switchyard.adapters.api.schemas import (
+    AuditEventOut,
+    AuditPageOut,
+    PlanDetailOut,
+    PlanOut,
+    PlanPageOut,
+    TaskOut,
+    TenantOut,
+    TenantPageOut,
+)
+from switchyard.adapters.cli.output import console, print_json
+from switchyard.projections.queries import PlanCursor
 
 
 def parse_plan_cursor(value: str) -> PlanCursor:
@@ -30,7 +41,7 @@ def _time(moment: datetime | None) -> str:
     return "-" if moment is None else moment.isoformat(timespec="seconds")
 
 
-def show_plan_rows(rows: list[PlanRow]) -> None:
+def show_plan_rows(rows: list[PlanOut]) -> None:
     """Print plans, one row each."""
     table = Table("plan", "name", "status", "tasks", "stages", "by", "created", show_edge=False)
     for row in rows:
@@ -46,7 +57,7 @@ def show_plan_rows(rows: list[PlanRow]) -> None:
     console.print(table)
 
 
-def show_plan_summary(row: PlanRow) -> None:
+def show_plan_summary(row: PlanOut) -> None:
     """Print a plan's status, progress and counts of tasks by status."""
     counts = ", ".join(f"{count} {status}" for status, count in row.task_counts.items())
     console.print(
@@ -58,7 +69,7 @@ def show_plan_summary(row: PlanRow) -> None:
     )
 
 
-def show_task_rows(rows: list[TaskRow]) -> None:
+def show_task_rows(rows: list[TaskOut]) -> None:
     """Print tasks in FIFO order, one row each."""
     table = Table("#", "tenant", "task", "status", "stages", "message", show_edge=False)
     for row in rows:
@@ -76,7 +87,37 @@ def show_task_rows(rows: list[TaskRow]) -> None:
     console.print(table)
 
 
-def show_tenant_rows(rows: list[TenantRow]) -> None:
+def show_task_row(task: TaskOut) -> None:
+    """Print one task as the read tables have it: status, stage, progress, what blocks it."""
+    flags = [
+        name
+        for name, on in (
+            ("pause requested", task.pause_requested),
+            ("cancel requested", task.cancel_requested),
+        )
+        if on
+    ]
+    table = Table(show_header=False, show_edge=False)
+    for key, value in (
+        ("task", task.task_id),
+        ("tenant", task.tenant_id),
+        ("plan", task.plan_id),
+        ("status", task.status),
+        ("stage", task.current_stage or "-"),
+        ("progress", f"{task.completed_stages}/{task.total_stages} stages"),
+        ("target version", task.target_version),
+        ("attempt", task.attempt),
+        ("checkpoint", "yes" if task.has_checkpoint else "no"),
+        ("flags", ", ".join(flags) or "-"),
+        ("failed stage", task.failed_stage or "-"),
+        ("message", task.failure_message or "-"),
+        ("waiting for", f"task {task.waiting_for}" if task.waiting_for else "-"),
+    ):
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def show_tenant_rows(rows: list[TenantOut]) -> None:
     """Print tenants: version, latest task and what blocks them."""
     table = Table(
         "tenant", "service type", "version", "latest task", "status", "blocked by", show_edge=False
@@ -93,7 +134,7 @@ def show_tenant_rows(rows: list[TenantRow]) -> None:
     console.print(table)
 
 
-def show_audit_rows(rows: list[AuditRow]) -> None:
+def show_audit_rows(rows: list[AuditEventOut]) -> None:
     """Print audit rows: sequence, time, actor, event, aggregate and fields."""
     table = Table("seq", "time", "actor", "event", "tenant", "aggregate", show_edge=False)
     table.add_column("fields", no_wrap=True, overflow="ellipsis", max_width=60)
@@ -109,3 +150,45 @@ def show_audit_rows(rows: list[AuditRow]) -> None:
             json.dumps(fields, default=str, separators=(",", ":")),
         )
     console.print(table)
+
+
+def _next_page(following: object) -> None:
+    if following is not None:
+        console.print(f"next page: --after {following}", highlight=False)
+
+
+def print_plan_page(page: PlanPageOut, as_json: bool) -> None:
+    """Print a page of plans (the API's body with --json) and the cursor of the next."""
+    if as_json:
+        print_json(page)
+        return
+    show_plan_rows(page.plans)
+    _next_page(page.next)
+
+
+def print_plan_detail(detail: PlanDetailOut, as_json: bool) -> None:
+    """Print a plan and a page of its tasks (the API's body with --json)."""
+    if as_json:
+        print_json(detail)
+        return
+    show_plan_summary(detail.plan)
+    show_task_rows(detail.tasks)
+    _next_page(detail.next)
+
+
+def print_tenant_page(page: TenantPageOut, as_json: bool) -> None:
+    """Print a page of tenants (the API's body with --json) and the tenant to page after."""
+    if as_json:
+        print_json(page)
+        return
+    show_tenant_rows(page.tenants)
+    _next_page(page.next)
+
+
+def print_audit_page(page: AuditPageOut, as_json: bool) -> None:
+    """Print a page of audit events (the API's body with --json) and the sequence after."""
+    if as_json:
+        print_json(page)
+        return
+    show_audit_rows(page.events)
+    _next_page(page.next)

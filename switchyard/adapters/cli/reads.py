@@ -109,6 +109,11 @@ def parse_time(value: str | None) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """A time as ISO 8601, for a query parameter (None stays None)."""
+    return None if moment is None else moment.isoformat()
+
+
 TimeOption = Annotated[
     str | None, typer.Option(help="A time (2026-12-01T10:00Z) or how long ago (30m, 2h).")
 ]

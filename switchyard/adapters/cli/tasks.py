@@ -8,8 +8,11 @@ from uuid import UUID
 
 import typer
 
+from switchyard.adapters.api.schemas import TaskOut
 from switchyard.adapters.cli.common import ActorOption, JsonOption, ReasonOption, parse_id, with_app
 from switchyard.adapters.cli.output import console, print_json, show_history, show_task
+from switchyard.adapters.cli.read_output import show_task_row
+from switchyard.adapters.cli.remote import RemoteApi, remote, unavailable_with
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Recorded, Switchyard
 
@@ -27,9 +30,26 @@ TenantOption = Annotated[
 
 
 def _task_id(sy: Switchyard, task_id: str | None, tenant: str | None) -> UUID:
+    _one_of(task_id, tenant)
+    return sy.current_task_id(tenant) if tenant is not None else parse_id(str(task_id), "task")
+
+
+def _one_of(task_id: str | None, tenant: str | None) -> None:
     if (task_id is None) == (tenant is None):
         raise typer.BadParameter("give either a task id or --tenant")
-    return sy.current_task_id(tenant) if tenant is not None else parse_id(str(task_id), "task")
+
+
+def _remote_target(task_id: str | None, tenant: str | None) -> str:
+    """The API's resource for the task: `tasks/ID`, or `tenants/TENANT` for its current one."""
+    _one_of(task_id, tenant)
+    return f"tenants/{tenant}" if tenant is not None else f"tasks/{parse_id(str(task_id), 'task')}"
+
+
+def _remote_show(api: RemoteApi, task_id: str | None, tenant: str | None, as_json: bool) -> None:
+    """Show a task as the API has it (its read tables), by id or as a tenant's current task."""
+    target = _remote_target(task_id, tenant)
+    found = api.get(TaskOut, f"/v1/{target}/task" if tenant else f"/v1/{target}")
+    print_json(found) if as_json else show_task_row(found)
 
 
 @app.command("show")
@@ -39,7 +59,16 @@ def show(
     history: Annotated[bool, typer.Option("--history", help="Also list every event.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a task's status, stage and progress (and its history with --history)."""
+    """Show a task's status, stage and progress (and its history with --history).
+
+    Read from the event store, always current; with --api, from the API's read tables.
+    """
+    api = remote()
+    if api is not None:
+        if history:
+            raise unavailable_with("--history")
+        _remote_show(api, task_id, tenant, as_json)
+        return
 
     def describe(sy: Switchyard, _: Settings) -> None:
         tid = _task_id(sy, task_id, tenant)
@@ -56,13 +85,31 @@ def show(
 
 
 Steer = Callable[[Switchyard, UUID, str], Recorded]
-"""A task command: the application, the task id and the default actor."""
+"""A task command: the application, the task id and the actor."""
 
 
-def _steer(verb: str, task_id: str | None, tenant: str | None, command: Steer) -> None:
+def _steer(
+    verb: str,
+    task_id: str | None,
+    tenant: str | None,
+    actor: str | None,
+    reason: str | None,
+    command: Steer,
+    from_checkpoint: bool = True,
+) -> None:
+    """Run a task command here or through the API, and say what it recorded."""
+    api = remote(actor)
+    if api is not None:
+        out = api.steer(_remote_target(task_id, tenant), verb, reason, from_checkpoint)
+        chosen = f", {tenant}'s current task" if tenant else ""
+        held = " (its effect already held)" if out.already_held else ""
+        tid = out.task_ids[0] if out.task_ids else "-"
+        console.print(f"{verb}: task {tid}{chosen}{held}; sequence {out.sequence}", highlight=False)
+        return
+
     def steer(sy: Switchyard, settings: Settings) -> str:
         tid = _task_id(sy, task_id, tenant)
-        recorded = command(sy, tid, settings.actor)
+        recorded = command(sy, tid, actor or settings.actor)
         chosen = f" of plan {sy.get_task(tid).plan_id}, {tenant}'s current task" if tenant else ""
         return f"{verb}: task {tid}{chosen}; sequence {recorded.sequence}"
 
@@ -77,7 +124,7 @@ def pause(
     reason: ReasonOption = None,
 ) -> None:
     """Pause a task at its next stage boundary."""
-    _steer("pause", task_id, tenant, lambda sy, tid, a: sy.pause_task(tid, actor or a, reason))
+    _steer("pause", task_id, tenant, actor, reason, lambda sy, t, a: sy.pause_task(t, a, reason))
 
 
 @app.command("resume")
@@ -88,7 +135,7 @@ def resume(
     reason: ReasonOption = None,
 ) -> None:
     """Put a paused task back in the queue."""
-    _steer("resume", task_id, tenant, lambda sy, tid, a: sy.resume_task(tid, actor or a, reason))
+    _steer("resume", task_id, tenant, actor, reason, lambda sy, t, a: sy.resume_task(t, a, reason))
 
 
 @app.command("cancel")
@@ -99,7 +146,7 @@ def cancel(
     reason: ReasonOption = None,
 ) -> None:
     """Cancel a task at its next stage boundary."""
-    _steer("cancel", task_id, tenant, lambda sy, tid, a: sy.cancel_task(tid, actor or a, reason))
+    _steer("cancel", task_id, tenant, actor, reason, lambda sy, t, a: sy.cancel_task(t, a, reason))
 
 
 @app.command("retry")
@@ -117,7 +164,10 @@ def retry(
         "retry",
         task_id,
         tenant,
-        lambda sy, tid, a: sy.retry_task(tid, actor or a, not from_scratch, reason),
+        actor,
+        reason,
+        lambda sy, t, a: sy.retry_task(t, a, not from_scratch, reason),
+        from_checkpoint=not from_scratch,
     )
 
 
@@ -130,5 +180,5 @@ def rollback(
 ) -> None:
     """Undo a task's completed stages, newest first."""
     _steer(
-        "rollback", task_id, tenant, lambda sy, tid, a: sy.rollback_task(tid, actor or a, reason)
+        "rollback", task_id, tenant, actor, reason, lambda sy, t, a: sy.rollback_task(t, a, reason)
     )
