@@ -134,21 +134,37 @@ def show_tenant_rows(rows: list[TenantOut]) -> None:
     console.print(table)
 
 
+AUDIT_WIDE_COLUMNS = 150
+"""From this terminal width on, the audit table also shows each event's aggregate id and
+its time's year."""
+
+AUDIT_MIN_FIELDS, AUDIT_MAX_FIELDS = 16, 60
+"""The narrowest and widest the audit table's fields column is drawn."""
+
+
 def show_audit_rows(rows: list[AuditEventOut]) -> None:
-    """Print audit rows: sequence, time, actor, event, aggregate and fields."""
-    table = Table("seq", "time", "actor", "event", "tenant", "aggregate", show_edge=False)
-    table.add_column("fields", no_wrap=True, overflow="ellipsis", max_width=60)
-    for row in rows:
-        fields = {k: v for k, v in row.payload.items() if k not in QUIET_FIELDS}
-        table.add_row(
+    """Print audit rows: sequence, time, actor, event, tenant, (aggregate,) and fields;
+    the fields are cut to what the terminal leaves them (`--json` has everything)."""
+    wide = console.width >= AUDIT_WIDE_COLUMNS
+    names = ["seq", "time", "actor", "event", "tenant", *(["aggregate"] if wide else [])]
+    cells = [
+        [
             str(row.sequence),
-            _time(row.time),
+            row.time.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M:%S"),
             row.actor or "",
             f"{row.aggregate_type}.{row.event_type}",
             row.tenant_id or "",
-            row.aggregate_id,
-            json.dumps(fields, default=str, separators=(",", ":")),
-        )
+            *([row.aggregate_id] if wide else []),
+        ]
+        for row in rows
+    ]
+    used = sum(max(len(c) for c in column) + 3 for column in zip(names, *cells, strict=True))
+    table = Table(*names, show_edge=False)
+    left = max(AUDIT_MIN_FIELDS, min(AUDIT_MAX_FIELDS, console.width - used - 1))
+    table.add_column("fields", no_wrap=True, overflow="ellipsis", max_width=left)
+    for row, shown in zip(rows, cells, strict=True):
+        fields = {k: v for k, v in row.payload.items() if k not in QUIET_FIELDS}
+        table.add_row(*shown, json.dumps(fields, default=str, separators=(",", ":")))
     console.print(table)
 
 
