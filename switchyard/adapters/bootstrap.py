@@ -336,15 +336,11 @@ class Container:
             raise TypeError("the read tables need the PostgreSQL event store")
         return recorder
 
-    def projector(
-        self,
-        config: ProjectorConfig | None = None,
-        on_assigned: Callable[[list[int]], None] | None = None,
-    ) -> Projector:
+    def projector(self, config: ProjectorConfig | None = None) -> Projector:
         """A projector of the event topic into the read tables; `run()` it."""
         config = config or ProjectorConfig.from_settings(self.settings, self.kafka_servers())
         self.metrics().projector(self.read_engine(), config.topic, self.store_apart())
-        return Projector(self.read_engine(), config, self.stop, on_assigned)
+        return Projector(self.read_engine(), config, self.stop)
 
     def scheduler(self, config: SchedulerConfig | None = None) -> SchedulerProcess:
         """A scheduler on the application, with the step executors; `run()` it."""

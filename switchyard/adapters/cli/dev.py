@@ -63,7 +63,7 @@ def dev(api_port: ApiPortOption = None) -> None:
         parts = stack.enter_context(container(settings, roles=roles, stop=stop_on_signals()))
         servers = parts.kafka_servers()
         parts.in_thread("relay", parts.relay().run, ROLE_JOIN_SECONDS)
-        projector = parts.projector(on_assigned=_say_assigned)
+        projector = parts.projector()
         parts.in_thread("projector", projector.run, ROLE_JOIN_SECONDS)
         scheduler = parts.scheduler()
         metrics = parts.serve_metrics("scheduler_metrics_port")
@@ -126,10 +126,6 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
-
-
-def _say_assigned(partitions: list[int]) -> None:
-    console.print(f"projector: reading partitions {partitions}", highlight=False)
 
 
 def _say_started(settings: Settings, servers: str, url: str, token: str, metrics: str) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -54,12 +54,10 @@ class Projector:
         engine: Engine,
         config: ProjectorConfig,
         stop: threading.Event,
-        on_assigned: Callable[[list[int]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._config = config
         self._stop = stop
-        self._on_assigned = on_assigned
         self.applied = 0
 
     def run(self) -> None:
@@ -174,8 +172,6 @@ class Projector:
             await asyncio.to_thread(forget_positions, self._engine, topic, reset)
         partitions = sorted(tp.partition for tp in assigned)
         log.info("projector: assigned partitions %s of %s", partitions, topic, extra=LIFECYCLE)
-        if self._on_assigned is not None:
-            self._on_assigned(partitions)
 
     async def _pause(self) -> None:
         await asyncio.to_thread(self._stop.wait, self._config.retry_seconds)
