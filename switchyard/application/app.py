@@ -10,7 +10,7 @@ state, a bounded number of times, then gives up with `ConcurrentUpdate`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -19,7 +19,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Recording
 
 from switchyard.application.guards import GuardedStore, WriteGuards
-from switchyard.application.planning import new_plan
+from switchyard.application.plan_recording import PlanStore, record_chunks, tenant_tasks_of
+from switchyard.application.planning import plan_chunks
 from switchyard.application.ports import Claim
 from switchyard.application.scheduling import scheduling_rows
 from switchyard.application.tenant_order import (
@@ -166,18 +167,27 @@ class Switchyard(Application[UUID]):
     def _record_plan(
         self, plan_id: UUID, request: PlanRequest, actor: str, idempotency_key: str | None
     ) -> PlanCreated:
-        planned = new_plan(
+        plan, chunks = plan_chunks(
             plan_id,
             request,
             actor,
             idempotency_key,
             self.stage_factory,
-            self._tenant_tasks,
+            self._tenant_tasks_of,
             self.get_task,
         )
-        recordings = self.save(*planned.aggregates())
-        plan = planned.plan
-        return PlanCreated(plan.id, plan.task_ids, recordings[-1].notification.id, True)
+        if isinstance(self.recorder, PlanStore):
+            sequence = record_chunks(chunks, self.recorder, self.mapper)
+        else:
+            everything = [aggregate for chunk in chunks for aggregate in chunk]
+            sequence = self.save(*everything)[-1].notification.id
+        return PlanCreated(plan.id, plan.task_ids, sequence, True)
+
+    def _tenant_tasks_of(self, tenant_ids: Sequence[str]) -> dict[str, TenantTasks]:
+        if isinstance(self.recorder, PlanStore):
+            return tenant_tasks_of(tenant_ids, self.recorder, self.mapper)
+        found = {tenant_id: self._tenant_tasks(tenant_id) for tenant_id in tenant_ids}
+        return {tenant_id: tasks for tenant_id, tasks in found.items() if tasks is not None}
 
     # -- steer one task ----------------------------------------------------
 

@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -34,9 +34,10 @@ from eventsourcing.utils import retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
-from switchyard.adapters.postgres import scheduler_tables
+from switchyard.adapters.postgres import plan_writer, scheduler_tables
 from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.application.guards import WriteGuards
+from switchyard.application.plan_recording import StoreChunk
 from switchyard.application.scheduling import PlanRow, TaskRow
 from switchyard.domain.errors import StaleFence, TaskSuperseded
 
@@ -111,6 +112,14 @@ class TransactionalRecorder(PostgresApplicationRecorder):
 
     def _notify_channel(self, curs: Cursor[DictRow]) -> None:
         curs.execute(self._notify)
+
+    def insert_in_chunks(self, chunks: Iterable[StoreChunk]) -> int:
+        """Write a plan's chunks in one transaction (see `adapters.postgres.plan_writer`)."""
+        return plan_writer.insert_in_chunks(self, chunks)
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """Every event of the given aggregates, each aggregate's in version order."""
+        return plan_writer.select_events_of(self, originator_ids)
 
     def checks_guards(self) -> bool:
         """Say that this store checks write guards (see the module docstring)."""

@@ -1,0 +1,80 @@
+"""Recording a new plan chunk by chunk, in one transaction, on a store that can.
+
+A plan of tens of thousands of tenants is too big to build, encode and insert
+at once: memory would grow with it. `planning.plan_chunks` builds its
+aggregates a chunk of tenants at a time; here each chunk becomes stored events
+and scheduling rows, handed to a `PlanStore`, which writes every chunk in one
+transaction and makes them visible together, or none of them. The tenants'
+task lists are read a chunk at a time too, in one query per chunk.
+
+A store that is no `PlanStore` (the in-memory one) gets the whole plan in one
+ordinary save instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+from uuid import UUID
+
+from eventsourcing.application import project_aggregate
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from switchyard.application.scheduling import PlanRow, TaskRow, scheduling_rows
+from switchyard.domain.tenant import TenantTasks, tenant_tasks_id
+
+
+@dataclass(frozen=True)
+class StoreChunk:
+    """One chunk of a plan: its stored events, in order, and its scheduling rows."""
+
+    events: Sequence[StoredEvent]
+    scheduling: Sequence[PlanRow | TaskRow]
+
+
+@runtime_checkable
+class PlanStore(Protocol):
+    """An event store that records a plan in chunks and reads many aggregates at once."""
+
+    def insert_in_chunks(self, chunks: Iterable[StoreChunk]) -> int:
+        """Write every chunk's events, in order, and scheduling rows in one transaction.
+
+        All or nothing: an optimistic-concurrency conflict raises the library's
+        `IntegrityError` and nothing is written. Returns the last event's
+        notification id.
+        """
+        ...
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """Every stored event of the given aggregates, each aggregate's in version order."""
+        ...
+
+
+def record_chunks(chunks: Iterable[list[Aggregate]], store: PlanStore, mapper: Mapper[UUID]) -> int:
+    """Encode and write the chunks of aggregates as they come; the last notification id."""
+    return store.insert_in_chunks(
+        StoreChunk(
+            events=[mapper.to_stored_event(e) for a in aggregates for e in a.collect_events()],
+            scheduling=scheduling_rows(aggregates),
+        )
+        for aggregates in chunks
+    )
+
+
+def tenant_tasks_of(
+    tenant_ids: Sequence[str], store: PlanStore, mapper: Mapper[UUID]
+) -> dict[str, TenantTasks]:
+    """The task lists of those tenants that have one, read in one query."""
+    tenants = {tenant_tasks_id(tenant_id): tenant_id for tenant_id in tenant_ids}
+    events = defaultdict(list)
+    for stored in store.select_events_of(list(tenants)):
+        events[stored.originator_id].append(mapper.to_domain_event(stored))
+    found: dict[str, TenantTasks] = {}
+    for aggregate_id, history in events.items():
+        tenant_tasks = project_aggregate(None, history)
+        if isinstance(tenant_tasks, TenantTasks):
+            found[tenants[UUID(str(aggregate_id))]] = tenant_tasks
+    return found
