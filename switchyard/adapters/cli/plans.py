@@ -74,8 +74,12 @@ def _print_created(made: PlanCreatedOut, tenants: list[str], as_json: bool) -> N
         return
     verb = "created" if made.created else "already created (same idempotency key)"
     console.print(f"plan {made.plan_id} {verb}; sequence {made.sequence}", highlight=False)
-    for tenant_id, task_id in zip(tenants, made.task_ids, strict=True):
-        console.print(f"  task {task_id}  tenant {tenant_id}", highlight=False)
+    lines = [
+        f"  task {task_id}  tenant {tenant_id}"
+        for tenant_id, task_id in zip(tenants, made.task_ids, strict=True)
+    ]
+    if lines:  # one write, as it is (no markup, no wrapping): a big plan has many lines
+        console.out("\n".join(lines), highlight=False)
 
 
 @app.command("list")
