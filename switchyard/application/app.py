@@ -19,7 +19,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Recording
 
 from switchyard.application.guards import GuardedStore, WriteGuards
-from switchyard.application.plan_recording import PlanStore, record_chunks, tenant_tasks_of
+from switchyard.application.plan_recording import (
+    PlanStore,
+    collector_paused,
+    record_chunks,
+    tenant_tasks_of,
+)
 from switchyard.application.planning import plan_chunks
 from switchyard.application.ports import Claim
 from switchyard.application.scheduling import scheduling_rows
@@ -142,6 +147,12 @@ class Switchyard(Application[UUID]):
         self, request: Mapping[str, Any], actor: str, idempotency_key: str | None = None
     ) -> PlanCreated:
         """Validate a plan request and record the plan, its tasks, queued, in one save."""
+        with collector_paused():
+            return self._create_plan(request, actor, idempotency_key)
+
+    def _create_plan(
+        self, request: Mapping[str, Any], actor: str, idempotency_key: str | None
+    ) -> PlanCreated:
         valid = validate_plan_request(request, self.stage_factory.service_types(), self.outbound)
         plan_id = (
             uuid5(NAMESPACE_URL, f"switchyard:plan:{idempotency_key}")

@@ -9,12 +9,19 @@ task lists are read a chunk at a time too, in one query per chunk.
 
 A store that is no `PlanStore` (the in-memory one) gets the whole plan in one
 ordinary save instead.
+
+Python's cycle collector is paused while a plan is built (`collector_paused`):
+a plan makes hundreds of thousands of short-lived objects, none in a cycle
+that reference counting would not free, and the collector, run every 700
+allocations and walking the request each time, took 40 % of the command.
 """
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from uuid import UUID
@@ -78,3 +85,15 @@ def tenant_tasks_of(
         if isinstance(tenant_tasks, TenantTasks):
             found[tenants[UUID(str(aggregate_id))]] = tenant_tasks
     return found
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cycle collector inside (if it was running), and restart it after."""
+    running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()
