@@ -188,7 +188,7 @@ class Switchyard(Application[UUID]):
             self.get_task,
         )
         if isinstance(self.recorder, PlanStore):
-            sequence = record_chunks(chunks, self.recorder, self.mapper)
+            sequence = record_chunks(plan.id, chunks, self.recorder, self.mapper)
         else:
             everything = [aggregate for chunk in chunks for aggregate in chunk]
             sequence = self.save(*everything)[-1].notification.id

@@ -36,10 +36,15 @@ from switchyard.domain.tenant import TenantTasks, tenant_tasks_id
 
 @dataclass(frozen=True)
 class StoreChunk:
-    """One chunk of a plan: its stored events, in order, and its scheduling rows."""
+    """One chunk of a plan: its stored events, in order, and its scheduling rows.
+
+    `new_tasks` are the rows of the plan's own tasks, which no queue row has yet;
+    `scheduling` holds the others (the plan's row, the tasks it supersedes).
+    """
 
     events: Sequence[StoredEvent]
     scheduling: Sequence[PlanRow | TaskRow]
+    new_tasks: Sequence[TaskRow] = ()
 
 
 @runtime_checkable
@@ -60,14 +65,20 @@ class PlanStore(Protocol):
         ...
 
 
-def record_chunks(chunks: Iterable[list[Aggregate]], store: PlanStore, mapper: Mapper[UUID]) -> int:
-    """Encode and write the chunks of aggregates as they come; the last notification id."""
-    return store.insert_in_chunks(
-        StoreChunk(
-            events=[mapper.to_stored_event(e) for a in aggregates for e in a.collect_events()],
-            scheduling=scheduling_rows(aggregates),
-        )
-        for aggregates in chunks
+def record_chunks(
+    plan_id: UUID, chunks: Iterable[list[Aggregate]], store: PlanStore, mapper: Mapper[UUID]
+) -> int:
+    """Encode and write the plan's chunks of aggregates as they come; the last notification id."""
+    return store.insert_in_chunks(_store_chunk(plan_id, chunk, mapper) for chunk in chunks)
+
+
+def _store_chunk(plan_id: UUID, aggregates: list[Aggregate], mapper: Mapper[UUID]) -> StoreChunk:
+    rows = scheduling_rows(aggregates)
+    new = [r for r in rows if isinstance(r, TaskRow) and r.plan_id == plan_id]
+    return StoreChunk(
+        events=[mapper.to_stored_event(e) for a in aggregates for e in a.collect_events()],
+        scheduling=[r for r in rows if not (isinstance(r, TaskRow) and r.plan_id == plan_id)],
+        new_tasks=new,
     )
 
 

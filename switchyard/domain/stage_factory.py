@@ -64,6 +64,13 @@ class StageFactory:
     ) -> None:
         self._recipes = dict(recipes)
         self._health_check = dict(health_check or {})
+        # A recipe whose stages name no placeholder gives every tenant the same
+        # stages (frozen values): they are shared, not rendered again per tenant.
+        self._fixed = {
+            name: recipe.stages
+            for name, recipe in self._recipes.items()
+            if not any(placeholders(step.params) for s in recipe.stages for step in s.steps)
+        }
 
     def service_types(self) -> dict[str, frozenset[str]]:
         """Each known service type with the setting names a tenant may override."""
@@ -74,6 +81,9 @@ class StageFactory:
     ) -> tuple[StageDefinition, ...]:
         """The tenant's stages, its values filled in; raises KeyError on an unknown type."""
         recipe = self._recipes[tenant.service_type]
+        fixed = self._fixed.get(tenant.service_type)
+        if fixed is not None:
+            return fixed
         settings = {**recipe.settings, **tenant.overrides}
         health = resolve_health_check(
             _health_layer(recipe.settings),

@@ -200,6 +200,14 @@ class TestNewServiceType:
             "url": "https://admin.internal/tenants/acme/reload",
         }
 
+    def test_a_recipe_without_placeholders_gives_every_tenant_its_stages(self) -> None:
+        data = {"quiet": {"stages": [{"name": "Noop", "steps": [{"kind": "noop"}]}]}}
+        factory = StageFactory(parse_recipes(data, "extra.yaml"))
+        acme = factory.build(tenant("quiet"), PLAN_ID, TASK_ID)
+        globex = factory.build(tenant("quiet", tenant_id="globex"), PLAN_ID, TASK_ID)
+        assert acme == globex == (StageDefinition(name="Noop", steps=acme[0].steps),)
+        assert acme[0].steps[0].kind == "noop"
+
 
 class TestMalformedRecipe:
     @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """Writing a big plan in one transaction, chunk by chunk, without holding it all in memory.
 
 Each chunk's events are copied (COPY, binary) into a temporary table that
-lives only as long as the transaction, and its scheduling rows are written to
-the scheduler's tables; the events table is not touched yet, so other writers
+lives only as long as the transaction, its new tasks are copied into the
+scheduler's queue, and its other scheduling rows (tasks it supersedes) are
+written as every save writes them; the events table is not touched yet, so other writers
 go on saving while the chunks stream in. At the end, as every save does, the
 recorder notifies, takes the events table's lock and inserts the staged events
 in their order with one INSERT ... SELECT: the lock is held for that statement
@@ -25,8 +26,10 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
+from switchyard.adapters.postgres import scheduler_tables
 from switchyard.adapters.postgres.scheduler_tables import rendered
 from switchyard.application.plan_recording import StoreChunk
+from switchyard.application.scheduling import TaskRow
 
 if TYPE_CHECKING:
     from switchyard.adapters.postgres.event_store import TransactionalRecorder
@@ -46,7 +49,16 @@ _COPY = (
     " FROM STDIN (FORMAT BINARY)"
 )
 
+_IDLE_LIMIT = "SET LOCAL idle_in_transaction_session_timeout = '60s'"
+
 _COLUMN_TYPES = ("int8", "uuid", "int4", "text", "bytea")
+
+_COPY_TASKS = """
+COPY {tasks} (task_id, plan_id, tenant_id, position, status, version, needs_worker, total_stages)
+FROM STDIN (FORMAT BINARY)
+"""
+
+_TASK_TYPES = ("uuid", "uuid", "text", "int4", "text", "int4", "bool", "int4")
 
 _PUBLISH = """
 WITH published AS (
@@ -78,10 +90,15 @@ def insert_in_chunks(recorder: TransactionalRecorder, chunks: Iterable[StoreChun
         conn.transaction(),
         conn.cursor() as curs,
     ):
+        # The client builds the next chunk between statements; the store's idle limit
+        # (meant for stuck clients) must not cut a big plan short. No table lock is
+        # held while it builds, so a longer limit keeps no other writer waiting.
+        curs.execute(_IDLE_LIMIT)
         curs.execute(_STAGE)
         staged = 0
         for chunk in chunks:
             recorder._write_scheduling(curs, chunk.scheduling)
+            _queue(curs, queue_table(recorder), chunk.new_tasks)
             staged = _stage(curs, chunk.events, staged)
         recorder._notify_channel(curs)
         recorder._lock_table(curs)
@@ -90,6 +107,32 @@ def insert_in_chunks(recorder: TransactionalRecorder, chunks: Iterable[StoreChun
         if row is None or row["last"] is None:
             raise ValueError("a plan records at least one event")
         return int(row["last"])
+
+
+def queue_table(recorder: TransactionalRecorder) -> sql.Composable:
+    """The scheduler's table of tasks, schema-qualified."""
+    return sql.Identifier(recorder.datastore.schema or "public", scheduler_tables.TASKS)
+
+
+def _queue(curs: Cursor[DictRow], table: sql.Composable, tasks: Sequence[TaskRow]) -> None:
+    """Add the plan's new tasks to the scheduler's queue (they have no row yet: a plain COPY)."""
+    if not tasks:
+        return
+    with curs.copy(sql.SQL(_COPY_TASKS).format(tasks=table)) as copy:
+        copy.set_types(list(_TASK_TYPES))
+        for t in tasks:
+            copy.write_row(
+                (
+                    t.task_id,
+                    t.plan_id,
+                    t.tenant_id,
+                    t.position,
+                    str(t.status),
+                    t.version,
+                    t.needs_worker,
+                    t.total_stages,
+                )
+            )
 
 
 def _stage(curs: Cursor[DictRow], events: Sequence[StoredEvent], staged: int) -> int:
