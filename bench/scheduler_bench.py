@@ -91,6 +91,7 @@ def start_schedulers(
         "SWITCHYARD_WORKERS": str(workers),
         "SWITCHYARD_POLL_SECONDS": "0.2",
         "REDIS_URL": "redis://127.0.0.1:1/0",  # no-op steps never touch Redis
+        "SWITCHYARD_SCHEDULER_METRICS_PORT": "0",  # a free port each: several run at once
     }
     command = [str(Path(sys.executable).parent / "switchyard"), "scheduler"]
     return [
