@@ -69,10 +69,11 @@ def record_chunks(
     plan_id: UUID, chunks: Iterable[list[Aggregate]], store: PlanStore, mapper: Mapper[UUID]
 ) -> int:
     """Encode and write the plan's chunks of aggregates as they come; the last notification id."""
-    return store.insert_in_chunks(_store_chunk(plan_id, chunk, mapper) for chunk in chunks)
+    return store.insert_in_chunks(store_chunk(plan_id, chunk, mapper) for chunk in chunks)
 
 
-def _store_chunk(plan_id: UUID, aggregates: list[Aggregate], mapper: Mapper[UUID]) -> StoreChunk:
+def store_chunk(plan_id: UUID, aggregates: list[Aggregate], mapper: Mapper[UUID]) -> StoreChunk:
+    """One chunk of the plan's aggregates as stored events and scheduling rows."""
     rows = scheduling_rows(aggregates)
     new = [r for r in rows if isinstance(r, TaskRow) and r.plan_id == plan_id]
     return StoreChunk(
