@@ -34,8 +34,9 @@ from eventsourcing.utils import retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
-from switchyard.adapters.postgres import plan_writer, scheduler_tables
+from switchyard.adapters.postgres import scheduler_tables
 from switchyard.adapters.postgres.migrate import datastore_params, migrate
+from switchyard.adapters.postgres.plan_writer import insert_in_chunks, select_events_of
 from switchyard.application.guards import WriteGuards
 from switchyard.application.plan_recording import StoreChunk
 from switchyard.application.scheduling import PlanRow, TaskRow
@@ -113,14 +114,6 @@ class TransactionalRecorder(PostgresApplicationRecorder):
     def _notify_channel(self, curs: Cursor[DictRow]) -> None:
         curs.execute(self._notify)
 
-    def insert_in_chunks(self, chunks: Iterable[StoreChunk]) -> int:
-        """Write a plan's chunks in one transaction (see `adapters.postgres.plan_writer`)."""
-        return plan_writer.insert_in_chunks(self, chunks)
-
-    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
-        """Every event of the given aggregates, each aggregate's in version order."""
-        return plan_writer.select_events_of(self, originator_ids)
-
     def checks_guards(self) -> bool:
         """Say that this store checks write guards (see the module docstring)."""
         return True
@@ -157,6 +150,14 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             )
         if tasks:
             curs.execute(self._upsert_tasks, _task_columns(tasks))
+
+    def insert_in_chunks(self, chunks: Iterable[StoreChunk]) -> int:
+        """Write a plan's chunks in one transaction (see `adapters.postgres.plan_writer`)."""
+        return insert_in_chunks(self, chunks)
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """Every event of the given aggregates, each aggregate's in version order."""
+        return select_events_of(self, originator_ids)
 
 
 def _task_columns(tasks: Sequence[TaskRow]) -> tuple[list[Any], ...]:
