@@ -47,11 +47,15 @@ class StoreChunk:
     new_tasks: Sequence[TaskRow] = ()
 
 
+StoreChunks = Iterable[StoreChunk]
+"""A plan's chunks, in order, as a `PlanStore` writes them."""
+
+
 @runtime_checkable
 class PlanStore(Protocol):
     """An event store that records a plan in chunks and reads many aggregates at once."""
 
-    def insert_in_chunks(self, chunks: Iterable[StoreChunk]) -> int:
+    def insert_in_chunks(self, chunks: StoreChunks) -> int:
         """Write every chunk's events, in order, and scheduling rows in one transaction.
 
         All or nothing: an optimistic-concurrency conflict raises the library's

@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -38,7 +38,7 @@ from switchyard.adapters.postgres import scheduler_tables
 from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.adapters.postgres.plan_writer import insert_in_chunks, select_events_of
 from switchyard.application.guards import WriteGuards
-from switchyard.application.plan_recording import StoreChunk
+from switchyard.application.plan_recording import StoreChunks
 from switchyard.application.scheduling import PlanRow, TaskRow
 from switchyard.domain.errors import StaleFence, TaskSuperseded
 
@@ -151,7 +151,7 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         if tasks:
             curs.execute(self._upsert_tasks, _task_columns(tasks))
 
-    def insert_in_chunks(self, chunks: Iterable[StoreChunk]) -> int:
+    def insert_in_chunks(self, chunks: StoreChunks) -> int:
         """Write a plan's chunks in one transaction (see `adapters.postgres.plan_writer`)."""
         return insert_in_chunks(self, chunks)
 
