@@ -8,6 +8,7 @@ plans were recorded, the order the tenant's tasks run in.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -33,6 +34,7 @@ class TenantTasks(Aggregate):
         self.task_ids = (*self.task_ids, task_id)
 
 
+@lru_cache(maxsize=4096)  # a plan asks twice per tenant, a chunk of tenants apart at most
 def tenant_tasks_id(tenant_id: str) -> UUID:
     """The id of a tenant's TenantTasks aggregate."""
     return uuid5(NAMESPACE_URL, f"switchyard:tenant:{tenant_id}")

@@ -78,8 +78,8 @@ def _print_created(made: PlanCreatedOut, tenants: list[str], as_json: bool) -> N
         f"  task {task_id}  tenant {tenant_id}"
         for tenant_id, task_id in zip(tenants, made.task_ids, strict=True)
     ]
-    if lines:  # one write, as it is (no markup, no wrapping): a big plan has many lines
-        console.out("\n".join(lines), highlight=False)
+    if lines:  # written as they are, at once: rich took seconds over a big plan's lines
+        console.file.write("\n".join(lines) + "\n")
 
 
 @app.command("list")
