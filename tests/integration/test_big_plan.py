@@ -73,9 +73,35 @@ def test_a_conflict_in_the_last_chunk_rolls_back_every_chunk(app: Switchyard) ->
     assert queued_rows(app, plan.id) == 0
 
 
+def log_after(app: Switchyard, before: int) -> dict[str, Any]:
+    """The log after `before` as a follower reads it: how many events, how many come out of
+    their aggregate's version order, and the aggregate of the first one."""
+    recorder: Any = app.recorder
+    events = f'"{recorder.datastore.schema or "public"}"."{recorder.events_table_name}"'
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            "SELECT count(*) AS events,"
+            " count(*) FILTER (WHERE previous IS NOT NULL AND version <> previous + 1)"
+            " AS out_of_order,"
+            " (array_agg(originator_id ORDER BY notification_id))[1] AS first"
+            " FROM (SELECT originator_id, notification_id, originator_version AS version,"
+            "  lag(originator_version) OVER (PARTITION BY originator_id ORDER BY notification_id)"
+            "  AS previous"
+            f" FROM {events} WHERE notification_id > %s) AS log",
+            (before,),
+        )
+        return dict(curs.fetchone())
+
+
 def test_a_valid_plan_is_recorded_whole_and_its_first_task_starts(app: Switchyard) -> None:
+    before = app.recorder.max_notification_id() or 0
     created = app.create_plan(big_plan(max_concurrency=1), "ci")
     assert len(created.task_ids) == TENANTS
+    log = log_after(app, before)
+    # The plan, then each task's Created and Queued and its tenant's Registered and
+    # TaskAssigned: every one once, each aggregate's in order, the plan first.
+    assert log == {"events": 1 + 4 * TENANTS, "out_of_order": 0, "first": created.plan_id}
+    assert created.sequence == app.recorder.max_notification_id(), "the answer names the last"
     assert app.get_plan(created.plan_id).task_ids == created.task_ids
     assert queued_rows(app, created.plan_id) == TENANTS
     last = app.get_task(created.task_ids[LAST])
