@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from uuid import uuid4
 
+from eventsourcing.domain import Aggregate
+
 from switchyard.application.app import Switchyard
 from switchyard.application.planning import FindTenantTasks, plan_chunks
 from switchyard.domain.plan import Plan
@@ -19,7 +21,7 @@ TENANTS = [f"t{i}" for i in range(5)]
 
 def chunks_of(
     app: Switchyard, find: FindTenantTasks | None = None, chunk_tenants: int = 2
-) -> tuple[Plan, list[list[object]]]:
+) -> tuple[Plan, list[list[Aggregate]]]:
     """The plan of TENANTS and its chunks, built with chunks of `chunk_tenants` tenants."""
     valid = validate_plan_request(
         plan_request(*TENANTS), app.stage_factory.service_types(), app.outbound
