@@ -37,15 +37,18 @@ END = "end"
 
 @dataclass(frozen=True)
 class FollowedPlan:
-    """A plan and the tasks a stream follows (those its token may see), with their tenants."""
+    """A plan and the tasks a stream follows (those its token may see), with their tenants;
+    the plan's own events too unless the token is limited to some tenants (they name every
+    tenant and task of the plan)."""
 
     plan_id: UUID
     tenants: Mapping[UUID, str]
+    whole_plan: bool = True
 
     @property
     def aggregate_ids(self) -> list[UUID]:
-        """The plan's id and its followed tasks' ids."""
-        return [self.plan_id, *self.tenants]
+        """The followed tasks' ids, after the plan's own if it is followed."""
+        return [*([self.plan_id] if self.whole_plan else []), *self.tenants]
 
 
 class PlanEvents:
