@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.pool import QueuePool
 
-from switchyard.adapters.api.schemas import AuditEventOut
+from switchyard.adapters.api.read_schemas import AuditEventOut
 from switchyard.adapters.api.streams import EventStreams
 from switchyard.adapters.api.tokens import Scope, Tokens
 from switchyard.adapters.bootstrap import Container

@@ -22,7 +22,7 @@ from anyio import to_thread
 from eventsourcing.persistence import Notification, Transcoder
 from sse_starlette import ServerSentEvent
 
-from switchyard.adapters.api.schemas import AuditEventOut
+from switchyard.adapters.api.read_schemas import AuditEventOut
 from switchyard.adapters.kafka.format import aggregate_type_of, to_record
 from switchyard.adapters.postgres.aggregate_log import AggregateLog
 from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
