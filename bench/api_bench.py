@@ -1,9 +1,9 @@
 """API benchmark: `POST /v1/plans` and `GET /v1/tasks/{id}` under 32 concurrent clients.
 
 A real server process (uvicorn, one worker) runs the API exactly as `switchyard api`
-builds it, plus one bare FastAPI route returning a constant (`GET /bench/constant`),
+builds it, plus one bare (async) FastAPI route returning a constant (`GET /bench/constant`),
 the peer every figure is set against. From another process, `--clients` concurrent
-httpx clients (asyncio, keep-alive) each send requests back to back:
+aiohttp clients (asyncio, keep-alive; the `bench` extra) each send requests back to back:
 
 1. `GET /bench/constant` for `--seconds`;
 2. `POST /v1/plans`, each a plan of `--plan-tenants` (10) new tenants, for `--seconds`;
@@ -31,12 +31,15 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
 from scheduler_bench import fresh_database, server
 
@@ -72,15 +75,17 @@ def serve(port: int) -> None:
     import uvicorn
 
     from switchyard.adapters.api.app import create_app
-    from switchyard.adapters.bootstrap import container
+    from switchyard.adapters.bootstrap import Roles, container
     from switchyard.adapters.cli.api import api_services
+    from switchyard.adapters.logs import role_logs
     from switchyard.adapters.settings import Settings
 
-    with container(Settings()) as parts:
+    settings = Settings()
+    with role_logs("api", settings), container(settings, roles=Roles(api=True)) as parts:
         app = create_app(api_services(parts))
 
         @app.get("/bench/constant", include_in_schema=False)
-        def constant() -> dict[str, bool]:
+        async def constant() -> dict[str, bool]:
             return {"ok": True}
 
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -93,11 +98,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, port: int, token_entry: dict[str, object]) -> subprocess.Popen[bytes]:
-    """The server process on the database; returns once it answers."""
+def start_server(
+    url: str, port: int, token_entry: dict[str, object], data_dir: Path
+) -> subprocess.Popen[bytes]:
+    """The server process on the database (its log in `data_dir`); returns once it answers."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
+        "SWITCHYARD_DATA_DIR": str(data_dir),
         "SWITCHYARD_API_TOKENS": json.dumps([token_entry]),
         "REDIS_URL": "redis://127.0.0.1:1/0",  # the API never touches Redis
     }
@@ -118,29 +126,39 @@ def start_server(url: str, port: int, token_entry: dict[str, object]) -> subproc
     raise SystemExit("the API server did not answer in 120 s")
 
 
+Answer = tuple[int, Any]
+"""A response's status and its JSON body (None for no JSON)."""
+
+Send = Callable[[aiohttp.ClientSession], Awaitable[Answer]]
+"""One request of a phase, sent on the clients' shared session."""
+
+
+async def answer(response: aiohttp.ClientResponse) -> Answer:
+    """The status and body of a response, read whole."""
+    body = await response.read()
+    return response.status, json.loads(body) if body else None
+
+
 async def load(
-    base: str,
-    headers: dict[str, str],
-    clients: int,
-    seconds: float,
-    request: Callable[[httpx.AsyncClient], asyncio.Future[httpx.Response]],
-    expected: int,
+    base: str, headers: dict[str, str], clients: int, seconds: float, send: Send, expected: int
 ) -> tuple[int, float, list[float]]:
-    """`clients` concurrent clients sending requests back to back for `seconds`."""
+    """`clients` concurrent clients sending requests back to back for `seconds`, on one
+    keep-alive connection each (aiohttp: a lighter client than httpx, which on two cores
+    could not load even the constant route)."""
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
-        await asyncio.gather(*(request(client) for _ in range(clients)))  # warm up
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(base, headers=headers, connector=connector) as session:
+        await asyncio.gather(*(send(session) for _ in range(clients)))  # warm up
         start = time.perf_counter()
         end = start + seconds
 
         async def one_client() -> None:
             while time.perf_counter() < end:
                 sent = time.perf_counter()
-                response = await request(client)
+                status, body = await send(session)
                 latencies.append(time.perf_counter() - sent)
-                if response.status_code != expected:
-                    raise SystemExit(f"{response.status_code}: {response.text[:300]}")
+                if status != expected:
+                    raise SystemExit(f"{status}: {str(body)[:300]}")
 
         await asyncio.gather(*(one_client() for _ in range(clients)))
         return len(latencies), time.perf_counter() - start, latencies
@@ -177,28 +195,29 @@ def run(args: argparse.Namespace) -> None:
         "scopes": ["plans:write", "plans:read", "audit:read"],
     }
     headers = {"Authorization": f"Bearer {token}"}
-    with server() as root:
+    with server() as root, tempfile.TemporaryDirectory(prefix="switchyard-api-bench-") as data:
         url = fresh_database(root)
         port = free_port()
-        process = start_server(url, port, entry)
+        process = start_server(url, port, entry, Path(data))
         base = f"http://127.0.0.1:{port}"
         task_ids: list[str] = []
         try:
 
-            def constant(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
-                return asyncio.ensure_future(client.get("/bench/constant"))
+            async def constant(session: aiohttp.ClientSession) -> Answer:
+                async with session.get("/bench/constant") as response:
+                    return await answer(response)
 
-            def create(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
-                async def send() -> httpx.Response:
-                    response = await client.post("/v1/plans", json=plan_body(args.plan_tenants))
-                    if response.status_code == 201:
-                        task_ids.extend(response.json()["taskIds"])
-                    return response
+            async def create(session: aiohttp.ClientSession) -> Answer:
+                body = plan_body(args.plan_tenants)
+                async with session.post("/v1/plans", json=body) as response:
+                    status, created = await answer(response)
+                if status == 201:
+                    task_ids.extend(created["taskIds"])
+                return status, created
 
-                return asyncio.ensure_future(send())
-
-            def read(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
-                return asyncio.ensure_future(client.get(f"/v1/tasks/{random.choice(task_ids)}"))
+            async def read(session: aiohttp.ClientSession) -> Answer:
+                async with session.get(f"/v1/tasks/{random.choice(task_ids)}") as response:
+                    return await answer(response)
 
             print(f"{args.clients} concurrent clients, {args.seconds:g} s a phase")
             peer = Figures(

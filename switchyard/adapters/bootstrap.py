@@ -237,6 +237,12 @@ class Roles:
     scheduler: bool = False
     relay: bool = False
     display: bool = False
+    api: bool = False
+
+
+API_CONNECTIONS = 16
+"""The connections the HTTP API queries and commands on at once; requests beyond wait for
+one (a pool that overflowed would open and close a connection per request)."""
 
 
 def pool_size(settings: Settings, roles: Roles) -> int:
@@ -244,10 +250,11 @@ def pool_size(settings: Settings, roles: Roles) -> int:
 
     A scheduler needs a connection per worker thread, its dispatcher's and its
     heartbeat's; a relay one for its position and the heartbeats it publishes
-    (its lock and LISTEN have a connection of their own); a live display one.
+    (its lock and LISTEN have a connection of their own); a live display one; the API
+    `API_CONNECTIONS`. The engines on the event store and the read tables get as many.
     """
     needed = settings.workers + 2 if roles.scheduler else 0
-    needed += int(roles.relay) + int(roles.display)
+    needed += int(roles.relay) + int(roles.display) + (API_CONNECTIONS if roles.api else 0)
     return max(settings.db_pool_size, needed)
 
 
@@ -259,9 +266,15 @@ class Container:
     """One process's parts, built once from the settings and closed once (see the module)."""
 
     def __init__(
-        self, settings: Settings, app: Switchyard, stop: threading.Event, stack: ExitStack
+        self,
+        settings: Settings,
+        app: Switchyard,
+        stop: threading.Event,
+        stack: ExitStack,
+        connections: int,
     ) -> None:
         self.settings = settings
+        self.connections = connections
         self.app = app
         self.stop = stop
         self._stack = stack
@@ -301,7 +314,8 @@ class Container:
     def store_engine(self) -> Engine:
         """An engine on the event store's database and schema."""
         if self._store_engine is None:
-            self._store_engine = engine = store_engine(self._recorder().datastore)
+            datastore = self._recorder().datastore
+            self._store_engine = engine = store_engine(datastore, self.connections)
             self._stack.callback(engine.dispose)
         return self._store_engine
 
@@ -312,7 +326,7 @@ class Container:
         if url is None:
             return self.store_engine()
         if self._read_engine is None:
-            self._read_engine = engine = url_engine(url)
+            self._read_engine = engine = url_engine(url, self.connections)
             self._stack.callback(engine.dispose)
             if self.settings.create_tables:
                 migrate(url, current_schema(engine))
@@ -401,4 +415,4 @@ def container(
         app = bootstrap(settings, env=env)
         stack.callback(app.close)
         stack.callback(stop.set)  # last before the application closes (the stack is LIFO)
-        yield Container(settings, app, stop, stack)
+        yield Container(settings, app, stop, stack, pool_size(settings, roles))

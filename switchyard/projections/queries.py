@@ -12,13 +12,15 @@ Rows come back as frozen dataclasses.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, select, tuple_
 
+from switchyard.projections.rollups import ROLLUP_COLUMNS, rollup
 from switchyard.projections.tables import audit as audit_table
 from switchyard.projections.tables import plans, tasks
 
@@ -81,9 +83,10 @@ def get_plan(
     conn: Connection, plan_id: str, tenants: Collection[str] | None = None
 ) -> PlanRow | None:
     """The plan's row (status, counts, progress), if the read tables have it (and it has a
-    task for one of `tenants`, if given)."""
+    task for one of `tenants`, if given: then its status, counts and progress are those of
+    their tasks)."""
     row = conn.execute(get_plan_query(plan_id, tenants)).first()
-    return None if row is None else PlanRow(**row._asdict())
+    return None if row is None else as_seen_by(conn, [PlanRow(**row._asdict())], tenants)[0]
 
 
 def list_plans_query(
@@ -123,7 +126,28 @@ def list_plans(
     query = list_plans_query(
         status=status, since=since, actor=actor, limit=limit, after=after, tenants=tenants
     )
-    return [PlanRow(**row._asdict()) for row in conn.execute(query).all()]
+    return as_seen_by(
+        conn, [PlanRow(**row._asdict()) for row in conn.execute(query).all()], tenants
+    )
+
+
+def as_seen_by(
+    conn: Connection, found: list[PlanRow], tenants: Collection[str] | None
+) -> list[PlanRow]:
+    """The plans as a reader limited to `tenants` sees them: status, counts, progress and
+    end rolled up from those tenants' tasks only (one query for the page); all as they are
+    when `tenants` is None."""
+    if tenants is None or not found:
+        return found
+    visible = conn.execute(
+        select(tasks.c.plan_id, *ROLLUP_COLUMNS).where(
+            tasks.c.plan_id.in_([plan.plan_id for plan in found]), tasks.c.tenant_id.in_(tenants)
+        )
+    ).all()
+    by_plan: dict[str, list[Any]] = defaultdict(list)
+    for row in visible:
+        by_plan[row.plan_id].append(row)
+    return [replace(plan, **rollup(by_plan[plan.plan_id])) for plan in found]
 
 
 def _of_type(type: str) -> ColumnElement[bool]:

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from switchyard.domain.healthcheck import InstanceReport, recorded_reports
-from switchyard.projections.queries import get_plan_query
+from switchyard.projections.queries import get_plan
 from switchyard.projections.tables import audit, stage_runs, tasks
 
 TASK_STEERING = frozenset(
@@ -169,7 +169,7 @@ def plan_report(
 ) -> PlanReport | None:
     """The plan's report from the read tables, or None if they do not know the plan (or it
     has no task for one of `tenants`, if given)."""
-    plan = conn.execute(get_plan_query(plan_id, tenants)).first()
+    plan = get_plan(conn, plan_id, tenants)
     if plan is None or plan.created_at is None:
         return None
     query = select(tasks).where(tasks.c.plan_id == plan_id).order_by(tasks.c.position)

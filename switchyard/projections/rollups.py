@@ -9,6 +9,8 @@ transactions that change tasks of one plan recompute it one after the other.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
@@ -21,6 +23,15 @@ _UNFINISHED = frozenset(status.value for status in UNFINISHED)
 _WAITING = frozenset({"CREATED", "QUEUED"})
 
 
+ROLLUP_COLUMNS = (
+    tasks.c.status,
+    tasks.c.completed_stages,
+    tasks.c.total_stages,
+    tasks.c.finished_at,
+)
+"""The task columns a plan's roll-up is made of."""
+
+
 def recompute_plan(conn: Connection, plan_id: str) -> None:
     """Lock the plan's row, then set its counts, progress and status from its tasks' rows."""
     stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
@@ -30,28 +41,26 @@ def recompute_plan(conn: Connection, plan_id: str) -> None:
         .on_conflict_do_nothing()
     )
     conn.execute(select(plans.c.plan_id).where(plans.c.plan_id == plan_id).with_for_update())
-    rows = conn.execute(
-        select(
-            tasks.c.status, tasks.c.completed_stages, tasks.c.total_stages, tasks.c.finished_at
-        ).where(tasks.c.plan_id == plan_id)
-    ).all()
+    rows = conn.execute(select(*ROLLUP_COLUMNS).where(tasks.c.plan_id == plan_id)).all()
+    conn.execute(plans.update().where(plans.c.plan_id == plan_id).values(**rollup(rows)))
+
+
+def rollup(rows: Sequence[Any]) -> dict[str, Any]:
+    """A plan's status, counts by status, progress and end, from its tasks' rows (all of
+    them, or those one reader may see); the rows hold `ROLLUP_COLUMNS`."""
     counts = Counter(row.status for row in rows)
     finished = [r.finished_at for r in rows if r.status in _FINISHED and r.finished_at]
     done = bool(rows) and len(finished) == len(rows)
-    conn.execute(
-        plans.update()
-        .where(plans.c.plan_id == plan_id)
-        .values(
-            status=derive_plan_status(TaskStatus(s) for s in counts.elements())
-            if rows
-            else "QUEUED",
-            task_counts=dict(sorted(counts.items())),
-            tasks_total=len(rows),
-            stages_done=sum(row.completed_stages for row in rows),
-            stages_total=sum(row.total_stages for row in rows),
-            finished_at=max(finished) if done else None,
-        )
-    )
+    return {
+        "status": derive_plan_status(TaskStatus(s) for s in counts.elements())
+        if rows
+        else "QUEUED",
+        "task_counts": dict(sorted(counts.items())),
+        "tasks_total": len(rows),
+        "stages_done": sum(row.completed_stages for row in rows),
+        "stages_total": sum(row.total_stages for row in rows),
+        "finished_at": max(finished) if done else None,
+    }
 
 
 def recompute_tenant(conn: Connection, tenant_id: str) -> None:

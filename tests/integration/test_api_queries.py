@@ -171,10 +171,20 @@ def test_a_tenant_limited_token_sees_only_its_tenants(fleet: Fleet) -> None:
         assert_problem(fleet.get(path, ACME_ONLY), 404, "tenant.not_found")
     tenants = fleet.json("/v1/tenants", ACME_ONLY)["tenants"]
     assert [t["tenantId"] for t in tenants] == ["acme"]
-    tasks = fleet.json(f"/v1/plans/{fleet.ids['one']}", ACME_ONLY)["tasks"]
-    assert [t["tenantId"] for t in tasks] == ["acme"]
+    shown = fleet.json(f"/v1/plans/{fleet.ids['one']}", ACME_ONLY)
+    assert [t["tenantId"] for t in shown["tasks"]] == ["acme"]
+    # The plan's roll-up is of acme's task alone: globex's failure and initech stay unseen.
+    seen = {"status": "COMPLETED", "taskCounts": {"COMPLETED": 1}, "tasksTotal": 1}
+    assert {key: shown["plan"][key] for key in seen} == seen
+    assert (shown["plan"]["stagesDone"], shown["plan"]["stagesTotal"]) == (3, 3)
+    listed = fleet.json("/v1/plans", ACME_ONLY)["plans"]
+    assert {p["planId"]: p["tasksTotal"] for p in listed} == {
+        fleet.ids["one"]: 1,
+        fleet.ids["two"]: 1,
+    }
     report = fleet.json(f"/v1/plans/{fleet.ids['one']}/report", ACME_ONLY)
     assert [t["tenantId"] for t in report["tenants"]] == ["acme"]
+    assert report["taskCounts"] == {"COMPLETED": 1}
     events = every_page(fleet, "/v1/audit", "events", ACME_ONLY, limit=10)
     assert events and {e["tenantId"] for e in events} == {"acme"}
 

@@ -22,7 +22,7 @@ from anyio import to_thread
 from eventsourcing.persistence import Notification, Transcoder
 from sse_starlette import ServerSentEvent
 
-from switchyard.adapters.api.schemas import AuditEventOut
+from switchyard.adapters.api.read_schemas import AuditEventOut
 from switchyard.adapters.kafka.format import aggregate_type_of, to_record
 from switchyard.adapters.postgres.aggregate_log import AggregateLog
 from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
@@ -37,15 +37,18 @@ END = "end"
 
 @dataclass(frozen=True)
 class FollowedPlan:
-    """A plan and the tasks a stream follows (those its token may see), with their tenants."""
+    """A plan and the tasks a stream follows (those its token may see), with their tenants;
+    the plan's own events too unless the token is limited to some tenants (they name every
+    tenant and task of the plan)."""
 
     plan_id: UUID
     tenants: Mapping[UUID, str]
+    whole_plan: bool = True
 
     @property
     def aggregate_ids(self) -> list[UUID]:
-        """The plan's id and its followed tasks' ids."""
-        return [self.plan_id, *self.tenants]
+        """The followed tasks' ids, after the plan's own if it is followed."""
+        return [*([self.plan_id] if self.whole_plan else []), *self.tenants]
 
 
 class PlanEvents:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from switchyard.adapters.api.schemas import (
+from switchyard.adapters.api.read_schemas import (
     AuditEventOut,
     AuditPageOut,
+    CheckpointOut,
     PlanDetailOut,
     PlanOut,
     PlanPageOut,
@@ -20,7 +21,6 @@ from switchyard.adapters.api.schemas import (
     TenantOut,
     TenantPageOut,
 )
-from switchyard.adapters.api.tenant_schemas import CheckpointOut
 from switchyard.projections.fleet import TaskRow, TenantRow
 from switchyard.projections.queries import AuditRow, PlanCursor, PlanRow
 

@@ -1,12 +1,12 @@
-"""The API's JSON shapes: camelCase, the same names as plan requests, documented in OpenAPI.
+"""The API's JSON shapes for commands: camelCase, the same names as plan requests,
+documented in OpenAPI with an example each (the queries' answers: `read_schemas`).
 
-Response models are built from the read side's rows and the application's answers
-(`from_attributes`), so their fields are those of the rows, renamed to camelCase.
+Answers are built from the application's (`from_attributes`), so their fields are
+its names, renamed to camelCase.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -71,6 +71,22 @@ class PlanRequestBody(Camel):
 class PlanCreatedOut(Camel):
     """A recorded plan: its id, its tasks' ids in FIFO order, and the sequence to read at."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "planId": "7f3e2a9c-41d5-5b0e-9c1a-2d4f6b8e0a13",
+                    "taskIds": [
+                        "0b9d6c2e-7a41-4f3b-8e25-9c1d3f5a7b60",
+                        "5e8a1f37-2c9b-4d06-a7e4-13b6f0c9d2a8",
+                    ],
+                    "sequence": 1042,
+                    "created": True,
+                }
+            ]
+        }
+    )
+
     plan_id: UUID
     task_ids: list[UUID]
     sequence: int
@@ -79,6 +95,12 @@ class PlanCreatedOut(Camel):
 
 class ActionBody(Camel):
     """An optional reason for the audit trail (and, for retry, where to start)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "hold for the 14:00 freeze", "fromCheckpoint": True}]
+        }
+    )
 
     reason: str | None = Field(default=None, max_length=1000)
     from_checkpoint: bool = True
@@ -90,113 +112,41 @@ class RecordedOut(Camel):
     `alreadyHeld` is true when nothing needed recording: the effect already held.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sequence": 1057,
+                    "taskIds": ["0b9d6c2e-7a41-4f3b-8e25-9c1d3f5a7b60"],
+                    "alreadyHeld": False,
+                }
+            ]
+        }
+    )
+
     sequence: int
     task_ids: list[UUID]
     already_held: bool = False
 
 
-class PlanOut(Camel):
-    """A plan: status, counts by task status, progress, who made it and when."""
-
-    plan_id: str
-    name: str | None
-    status: str
-    task_counts: dict[str, int]
-    tasks_total: int
-    stages_done: int
-    stages_total: int
-    max_concurrency: int | None
-    created_by: str | None
-    created_at: datetime | None
-    finished_at: datetime | None
-
-
-class TaskOut(Camel):
-    """A task: where it is, who holds it, what failed, what it waits for."""
-
-    task_id: str
-    plan_id: str
-    tenant_id: str
-    position: int
-    service_type: str
-    target_version: str
-    status: str
-    current_stage: str | None
-    completed_stages: int
-    total_stages: int
-    pause_requested: bool
-    cancel_requested: bool
-    attempt: int
-    failed_stage: str | None
-    failure_message: str | None
-    has_checkpoint: bool
-    owner: str | None
-    fence: int | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    waiting_for: str | None
-
-
-class TenantOut(Camel):
-    """A tenant: the version it was last switched to, its latest task, what blocks it."""
-
-    tenant_id: str
-    service_type: str | None
-    version: str | None
-    switched_by_task: str | None
-    latest_task: str | None
-    latest_task_status: str | None
-    blocked_by: str | None
-
-
-class AuditEventOut(Camel):
-    """One event of the audit trail."""
-
-    sequence: int
-    time: datetime
-    actor: str | None
-    aggregate_type: str
-    aggregate_id: str
-    version: int
-    event_type: str
-    tenant_id: str | None
-    plan_id: str | None
-    traceparent: str | None
-    payload: dict[str, Any]
-
-
-class PlanDetailOut(Camel):
-    """A plan and a page of its tasks in FIFO order; `next` is the position to page after."""
-
-    plan: PlanOut
-    tasks: list[TaskOut]
-    next: int | None
-
-
-class PlanPageOut(Camel):
-    """A page of plans, newest first; `next` is the cursor of the page after."""
-
-    plans: list[PlanOut]
-    next: str | None
-
-
-class TenantPageOut(Camel):
-    """A page of tenants by id; `next` is the tenant id to page after."""
-
-    tenants: list[TenantOut]
-    next: str | None
-
-
-class AuditPageOut(Camel):
-    """A page of audit events; `next` is the sequence to page after."""
-
-    events: list[AuditEventOut]
-    next: int | None
-
-
 class HealthOut(Camel):
     """Whether the process is up (`/healthz`) or ready (`/readyz`), and why not."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "not ready",
+                    "checks": {
+                        "database": "ok",
+                        "migrations": "ok",
+                        "relay": "ok",
+                        "projector": "12500 messages behind",
+                    },
+                }
+            ]
+        }
+    )
 
     status: str
     checks: dict[str, str] = Field(default_factory=dict)

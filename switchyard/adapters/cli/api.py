@@ -15,7 +15,7 @@ import uvicorn
 from switchyard.adapters.api.app import create_app
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
-from switchyard.adapters.bootstrap import Container, container
+from switchyard.adapters.bootstrap import Container, Roles, container
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.roles import stop_on_signals
 from switchyard.adapters.logs import LIFECYCLE, role_logs
@@ -90,7 +90,10 @@ PortOption = Annotated[
 def api(host: HostOption = None, port: PortOption = None) -> None:
     """Serve the HTTP API until SIGTERM or Ctrl-C."""
     settings = Settings()
-    with role_logs("api", settings), container(settings, stop=stop_on_signals()) as parts:
+    with (
+        role_logs("api", settings),
+        container(settings, roles=Roles(api=True), stop=stop_on_signals()) as parts,
+    ):
         if not settings.api_tokens:
             console.print(
                 "no SWITCHYARD_API_TOKENS: every request will be refused "

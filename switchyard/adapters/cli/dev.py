@@ -59,7 +59,7 @@ def dev(api_port: ApiPortOption = None) -> None:
         settings = settings.model_copy(
             update={"api_tokens": [*settings.api_tokens, everything], "redis_url": redis_url}
         )
-        roles = Roles(scheduler=True, relay=True)
+        roles = Roles(scheduler=True, relay=True, api=True)
         parts = stack.enter_context(container(settings, roles=roles, stop=stop_on_signals()))
         servers = parts.kafka_servers()
         parts.in_thread("relay", parts.relay().run, ROLE_JOIN_SECONDS)

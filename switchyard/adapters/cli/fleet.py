@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from switchyard.adapters.api.read_schemas import AuditPageOut, TenantPageOut
 from switchyard.adapters.api.representation import audit_page, tenant_page
-from switchyard.adapters.api.schemas import AuditPageOut, TenantPageOut
 from switchyard.adapters.cli.common import JsonOption
 from switchyard.adapters.cli.read_output import print_audit_page, print_tenant_page
 from switchyard.adapters.cli.reads import (

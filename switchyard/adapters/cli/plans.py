@@ -10,8 +10,9 @@ from uuid import UUID
 import typer
 from sqlalchemy import Connection
 
+from switchyard.adapters.api.read_schemas import PlanDetailOut, PlanPageOut
 from switchyard.adapters.api.representation import plan_detail, plan_page
-from switchyard.adapters.api.schemas import PlanCreatedOut, PlanDetailOut, PlanPageOut
+from switchyard.adapters.api.schemas import PlanCreatedOut
 from switchyard.adapters.cli import report
 from switchyard.adapters.cli.common import ActorOption, JsonOption, ReasonOption, parse_id, with_app
 from switchyard.adapters.cli.output import console, print_json

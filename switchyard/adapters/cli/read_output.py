@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from switchyard.adapters.api import representation
-from switchyard.adapters.api.schemas import (
+from switchyard.adapters.api.read_schemas import (
     AuditEventOut,
     AuditPageOut,
     PlanDetailOut,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import typer
 
-from switchyard.adapters.api.schemas import TaskOut
+from switchyard.adapters.api.read_schemas import TaskOut
 from switchyard.adapters.cli.common import ActorOption, JsonOption, ReasonOption, parse_id, with_app
 from switchyard.adapters.cli.output import console, print_json, show_history, show_task
 from switchyard.adapters.cli.read_output import show_task_row

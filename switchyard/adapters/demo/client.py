@@ -14,7 +14,8 @@ from uuid import UUID
 
 import httpx
 
-from switchyard.adapters.api.schemas import PlanCreatedOut, PlanDetailOut
+from switchyard.adapters.api.read_schemas import PlanDetailOut
+from switchyard.adapters.api.schemas import PlanCreatedOut
 from switchyard.domain.errors import ApiCallFailed
 
 TIMEOUT_SECONDS = 30.0

@@ -14,7 +14,7 @@ from uuid import UUID
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from switchyard.adapters.api.schemas import PlanDetailOut, TaskOut
+from switchyard.adapters.api.read_schemas import PlanDetailOut, TaskOut
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.demo.client import PlanClient, problem_of
 from switchyard.adapters.demo.view import Versions, shown_versions

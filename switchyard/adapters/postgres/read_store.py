@@ -92,7 +92,8 @@ def forget_positions(engine: Engine, topic: str, partitions: Iterable[int]) -> N
 
 
 def store_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
-    """An engine on the event store's server whose connections work in its schema."""
+    """An engine on the event store's server whose connections work in its schema, keeping
+    up to `pool_size` of them open (no more: a caller beyond waits for one)."""
     params = datastore_params(datastore)
     schema = datastore.schema or "public"
 
@@ -103,18 +104,27 @@ def store_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
         return conn
 
     return create_engine(
-        "postgresql+psycopg://", creator=in_schema, pool_size=pool_size, pool_pre_ping=True
+        "postgresql+psycopg://",
+        creator=in_schema,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
     )
 
 
 def url_engine(url: str, pool_size: int = 2) -> Engine:
-    """An engine on the database at a libpq URL (READ_DATABASE_URL), in its default schema."""
+    """An engine on the database at a libpq URL (READ_DATABASE_URL), in its default schema,
+    keeping up to `pool_size` connections open (no more: a caller beyond waits for one)."""
 
     def connect() -> psycopg.Connection[Any]:
         return psycopg.connect(url)
 
     return create_engine(
-        "postgresql+psycopg://", creator=connect, pool_size=pool_size, pool_pre_ping=True
+        "postgresql+psycopg://",
+        creator=connect,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
     )
 
 

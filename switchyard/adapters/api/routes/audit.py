@@ -16,9 +16,9 @@ from switchyard.adapters.api.params import (
     text_query,
     utc,
 )
+from switchyard.adapters.api.read_schemas import AuditPageOut
 from switchyard.adapters.api.reading import read
 from switchyard.adapters.api.representation import audit_page
-from switchyard.adapters.api.schemas import AuditPageOut
 from switchyard.projections.queries import audit
 
 router = APIRouter(tags=["audit"])

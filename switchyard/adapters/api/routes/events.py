@@ -120,7 +120,7 @@ async def plan_events(
     events = PlanEvents(
         log,
         parts.app.mapper.transcoder,
-        FollowedPlan(plan.id, tenants),
+        FollowedPlan(plan.id, tenants, whole_plan=principal.tenants is None),
         poll_seconds,
         lambda: parts.stop.is_set() or server_stopping.is_set(),
     )

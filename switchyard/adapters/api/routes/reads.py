@@ -21,9 +21,9 @@ from switchyard.adapters.api.params import (
     text_query,
     utc,
 )
+from switchyard.adapters.api.read_schemas import PlanDetailOut, PlanPageOut, TaskOut
 from switchyard.adapters.api.reading import read
 from switchyard.adapters.api.representation import parse_plan_cursor, plan_detail, plan_page
-from switchyard.adapters.api.schemas import PlanDetailOut, PlanPageOut, TaskOut
 from switchyard.domain.errors import PlanNotFound, TaskNotFound
 from switchyard.domain.status import PlanStatus, TaskStatus
 from switchyard.projections.fleet import get_task, plan_tasks

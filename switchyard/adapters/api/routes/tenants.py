@@ -12,10 +12,9 @@ from fastapi import APIRouter, Path, Query
 
 from switchyard.adapters.api.deps import Reader, Services
 from switchyard.adapters.api.params import PRINTABLE, Limit, MinSequence, text_query
+from switchyard.adapters.api.read_schemas import CheckpointOut, TaskOut, TenantOut, TenantPageOut
 from switchyard.adapters.api.reading import read
 from switchyard.adapters.api.representation import checkpoint, tenant_page
-from switchyard.adapters.api.schemas import TaskOut, TenantOut, TenantPageOut
-from switchyard.adapters.api.tenant_schemas import CheckpointOut
 from switchyard.domain.errors import TenantNotFound
 from switchyard.domain.status import TaskStatus
 from switchyard.projections.fleet import TaskRow, current_task, get_tenant, list_tenants
