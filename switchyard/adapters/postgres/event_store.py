@@ -15,7 +15,15 @@
    operator restarts (`not_superseded`) must have no newer task of their tenant
    claimed, checked under the claims' advisory lock so it cannot race a claim
    (else TaskSuperseded).
-4. Creating the tables creates the library's events table, then runs switchyard's
+4. Group commit (`adapters.postgres.group_commit`): a process's concurrent saves
+   are written together, one transaction per group: every guard check and
+   scheduling row first (the rows locked in task-id order), then one NOTIFY, one
+   table lock and one INSERT of all the group's events, so notification ids
+   still follow commit order. A save whose guard fails is left out and gets its
+   own error; if the INSERT meets an optimistic-concurrency conflict, the group
+   is rolled back and each of its saves written alone, so only the conflicting
+   one fails (with the library's `IntegrityError`, as before).
+5. Creating the tables creates the library's events table, then runs switchyard's
    migrations (`adapters.postgres.migrate`), which own every other table. Neither
    takes a table lock on a database that is up to date: DDL such as
    `CREATE INDEX IF NOT EXISTS` locks its table even when the index exists, and
@@ -28,13 +36,14 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
 from switchyard.adapters.postgres import scheduler_tables
+from switchyard.adapters.postgres.group_commit import GroupCommit, PendingSave
 from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.application.guards import WriteGuards
 from switchyard.application.scheduling import PlanRow, TaskRow
@@ -49,7 +58,7 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema or "public"
         self._upsert_plans = scheduler_tables.prepared(scheduler_tables.UPSERT_PLANS, schema)
         self._upsert_tasks = scheduler_tables.prepared(scheduler_tables.UPSERT_TASKS, schema)
-        self._select_fence = scheduler_tables.prepared(scheduler_tables.SELECT_FENCE, schema)
+        self._lock_fences = scheduler_tables.prepared(scheduler_tables.LOCK_FENCES, schema)
         self._select_superseding = scheduler_tables.prepared(
             scheduler_tables.SELECT_SUPERSEDING, schema
         )
@@ -63,6 +72,7 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         self._notify = scheduler_tables.rendered(
             sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
         )
+        self.group_commit = GroupCommit(self._write_group)
 
     def create_table(self) -> None:
         """Create the library's events table, then migrate switchyard's tables."""
@@ -82,6 +92,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         if row is None or row["found"] is None:
             super()._create_table(curs)
 
+    def configure_group_commit(self, window_ms: float, max_saves: int) -> None:
+        """How long a group's leader waits for company, and how many saves a group takes."""
+        self.group_commit.window_seconds = window_ms / 1000
+        self.group_commit.max_saves = max_saves
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self,
@@ -91,52 +106,100 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         scheduling: Sequence[PlanRow | TaskRow] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert the events atomically, in order, if the guards hold; their notification ids."""
+        """Insert the events atomically, in order, if the guards hold; their notification ids.
+
+        The save is written in a group with the process's concurrent saves (see
+        `group_commit`); it fails alone, with its own error, if a guard or its
+        optimistic-concurrency check fails.
+        """
         if not stored_events:
             return []
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            # The claims' advisory lock first (only a retry or rollback takes it), then
-            # row locks (the fence, then the queue rows in task-id order), the events
-            # table lock last: every writer takes its locks in this order, so none can
-            # deadlock, and the serialised part is the insert alone.
-            guards = guards or WriteGuards()
-            self._check_not_superseded(curs, guards.not_superseded)
-            if guards.fence is not None:
-                self._check_fence(curs, guards.fence.task_id, guards.fence.fence)
-            self._write_scheduling(curs, scheduling)
-            self._notify_channel(curs)
-            self._lock_table(curs)
-            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-
-    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
-        curs.execute(self._notify)
+        pending = PendingSave(stored_events, guards or WriteGuards(), scheduling)
+        return self.group_commit.save(pending)
 
     def checks_guards(self) -> bool:
         """Say that this store checks write guards (see the module docstring)."""
         return True
 
-    def _check_not_superseded(self, curs: Cursor[DictRow], task_ids: Sequence[UUID]) -> None:
-        if not task_ids:
-            return
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (scheduler_tables.CLAIM_LOCK,))
+    def _write_group(self, group: list[PendingSave]) -> None:
+        try:
+            self._write_together(group)
+        except IntegrityError as conflict:
+            if len(group) == 1:
+                group[0].refuse(conflict)
+                return
+            # Which save lost its optimistic-concurrency race? Each alone tells.
+            for pending in group:
+                if not pending.decided:
+                    self._write_group([pending])
+        except Exception as failure:
+            for pending in group:
+                if not pending.decided:
+                    pending.refuse(failure)
+
+    def _write_together(self, group: list[PendingSave]) -> None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            # The claims' advisory lock first (only a retry or rollback takes it), then
+            # row locks (the fenced tasks and the queue rows, in task-id order), the
+            # events table lock last: every writer takes its locks in this order, so
+            # none can deadlock, and the serialised part is the insert alone.
+            admitted = self._admit(curs, group)
+            if not admitted:
+                return
+            self._write_scheduling(curs, [row for p in admitted for row in p.scheduling])
+            self._notify_channel(curs)
+            self._lock_table(curs)
+            events = [event for p in admitted for event in p.events]
+            PostgresAggregateRecorder._insert_stored_events(self, curs, events)
+            ids = list(self._fetch_ids_after_insert_events(curs, events) or ())
+        for pending in admitted:  # committed: each save's share of the ids, in order
+            pending.ids, ids = ids[: len(pending.events)], ids[len(pending.events) :]
+
+    def _admit(self, curs: Cursor[DictRow], group: list[PendingSave]) -> list[PendingSave]:
+        """The saves whose guards hold; the others are refused with their own error."""
+        restarting = [p for p in group if p.guards.not_superseded]
+        if restarting:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (scheduler_tables.CLAIM_LOCK,))
+            for pending in restarting:
+                superseded = self._superseded(curs, pending.guards.not_superseded)
+                if superseded is not None:
+                    pending.refuse(superseded)
+        fenced = [p for p in group if p.guards.fence is not None and not p.decided]
+        if fenced:
+            fences = self._lock_tasks(curs, [p for p in group if not p.decided])
+            for pending in fenced:
+                claim = pending.guards.fence
+                assert claim is not None
+                current = fences.get(claim.task_id)
+                if current != claim.fence:
+                    task_id = str(claim.task_id)
+                    pending.refuse(
+                        StaleFence(task_id=task_id, fence=claim.fence, current_fence=current)
+                    )
+        return [p for p in group if not p.decided]
+
+    def _superseded(self, curs: Cursor[DictRow], task_ids: Sequence[UUID]) -> TaskSuperseded | None:
         curs.execute(self._select_superseding, (list(task_ids),))
         row = curs.fetchone()
-        if row is not None:
-            raise TaskSuperseded(
-                task_id=str(row["task_id"]),
-                newer_task_id=str(row["newer_task_id"]),
-                newer_plan_id=str(row["newer_plan_id"]),
-            )
+        if row is None:
+            return None
+        return TaskSuperseded(
+            task_id=str(row["task_id"]),
+            newer_task_id=str(row["newer_task_id"]),
+            newer_plan_id=str(row["newer_plan_id"]),
+        )
 
-    def _check_fence(self, curs: Cursor[DictRow], task_id: UUID, fence: int) -> None:
-        # Lock the lease row: a claim by another worker either committed (and we
-        # see its higher fence) or waits until this write has committed.
-        curs.execute(self._select_fence, (task_id,))
-        row = curs.fetchone()
-        current = None if row is None else row["fence"]
-        if current != fence:
-            raise StaleFence(task_id=str(task_id), fence=fence, current_fence=current)
+    def _lock_tasks(self, curs: Cursor[DictRow], group: list[PendingSave]) -> dict[UUID, int]:
+        # Lock the fenced tasks' rows and every queue row the group writes, in task-id
+        # order: a claim by another worker either committed (and we see its higher
+        # fence) or waits until this group has committed.
+        task_ids = {p.guards.fence.task_id for p in group if p.guards.fence is not None}
+        task_ids |= {r.task_id for p in group for r in p.scheduling if isinstance(r, TaskRow)}
+        curs.execute(self._lock_fences, (sorted(task_ids),))
+        return {row["task_id"]: row["fence"] for row in curs.fetchall()}
+
+    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
+        curs.execute(self._notify)
 
     def _write_scheduling(self, curs: Cursor[DictRow], rows: Sequence[PlanRow | TaskRow]) -> None:
         plans = [r for r in rows if isinstance(r, PlanRow)]
