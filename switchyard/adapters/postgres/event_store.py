@@ -65,12 +65,13 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         self.insert_events_statement = sql.Composed(
             [scheduler_tables.rendered(self.insert_events_statement)]
         )
-        self.lock_table_statements = [
-            scheduler_tables.rendered(s) if isinstance(s, sql.Composable) else s
-            for s in self.lock_table_statements
-        ]
-        self._notify = scheduler_tables.rendered(
-            sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
+        # The NOTIFY and the table lock (its timeout, then the lock) in one round trip.
+        notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
+        statements = [notify, *self.lock_table_statements]
+        self._notify_and_lock = sql.SQL(
+            "; ".join(
+                s.as_string(None) if isinstance(s, sql.Composable) else str(s) for s in statements
+            )
         )
         self.group_commit = GroupCommit(self._write_group)
 
@@ -147,8 +148,7 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             if not admitted:
                 return
             self._write_scheduling(curs, [row for p in admitted for row in p.scheduling])
-            self._notify_channel(curs)
-            self._lock_table(curs)
+            curs.execute(self._notify_and_lock)
             events = [event for p in admitted for event in p.events]
             PostgresAggregateRecorder._insert_stored_events(self, curs, events)
             ids = list(self._fetch_ids_after_insert_events(curs, events) or ())
@@ -197,9 +197,6 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         task_ids |= {r.task_id for p in group for r in p.scheduling if isinstance(r, TaskRow)}
         curs.execute(self._lock_fences, (sorted(task_ids),))
         return {row["task_id"]: row["fence"] for row in curs.fetchall()}
-
-    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
-        curs.execute(self._notify)
 
     def _write_scheduling(self, curs: Cursor[DictRow], rows: Sequence[PlanRow | TaskRow]) -> None:
         plans = [r for r in rows if isinstance(r, PlanRow)]
