@@ -1,11 +1,13 @@
 """The PostgreSQL application recorder switchyard uses: the library's, with these changes.
 
-1. No pipeline mode. The library inserts a save's events in a psycopg pipeline;
-   with a large save (a plan of a few hundred tenants is one save of about a
-   megabyte) the pipeline can deadlock: the client waits in `sync()` while the
-   server waits for input. This recorder runs the very same statements (table
-   lock, NOTIFY, one INSERT of all the events, RETURNING their notification
-   ids) in one ordinary transaction.
+1. Pipeline mode only for small groups. The library inserts a save's events in
+   a psycopg pipeline; with a large save (a plan of a few hundred tenants is one
+   save of about a megabyte) the pipeline can deadlock: the client waits in
+   `sync()` while the server waits for input. This recorder pipelines a group
+   only while its events take at most `PIPELINED_BYTES` (then everything from
+   the scheduling rows to the COMMIT is one round trip); a larger one runs the
+   very same statements (table lock, NOTIFY, one INSERT of all the events,
+   RETURNING their notification ids) one by one in an ordinary transaction.
 2. The scheduler's tables (`adapters.postgres.scheduler_tables`) are written in that
    same transaction, from the scheduling rows each save carries, so they can
    never disagree with the events.
@@ -33,6 +35,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 from uuid import UUID
 
@@ -48,6 +51,9 @@ from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.application.guards import WriteGuards
 from switchyard.application.scheduling import PlanRow, TaskRow
 from switchyard.domain.errors import StaleFence, TaskSuperseded
+
+PIPELINED_BYTES = 256 * 1024
+"""A group whose events take more is written statement by statement, not pipelined (1.)."""
 
 
 class TransactionalRecorder(PostgresApplicationRecorder):
@@ -65,14 +71,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         self.insert_events_statement = sql.Composed(
             [scheduler_tables.rendered(self.insert_events_statement)]
         )
-        # The NOTIFY and the table lock (its timeout, then the lock) in one round trip.
         notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
-        statements = [notify, *self.lock_table_statements]
-        self._notify_and_lock = sql.SQL(
-            "; ".join(
-                s.as_string(None) if isinstance(s, sql.Composable) else str(s) for s in statements
-            )
-        )
+        self._notify_and_lock = [
+            scheduler_tables.rendered(s) if isinstance(s, sql.Composable) else s
+            for s in (notify, *self.lock_table_statements)
+        ]
         self.group_commit = GroupCommit(self._write_group)
 
     def create_table(self) -> None:
@@ -139,18 +142,26 @@ class TransactionalRecorder(PostgresApplicationRecorder):
                     pending.refuse(failure)
 
     def _write_together(self, group: list[PendingSave]) -> None:
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            # The claims' advisory lock first (only a retry or rollback takes it), then
-            # row locks (the fenced tasks and the queue rows, in task-id order), the
-            # events table lock last: every writer takes its locks in this order, so
-            # none can deadlock, and the serialised part is the insert alone.
-            admitted = self._admit(curs, group)
-            if not admitted:
-                return
-            self._write_scheduling(curs, [row for p in admitted for row in p.scheduling])
-            curs.execute(self._notify_and_lock)
-            events = [event for p in admitted for event in p.events]
-            PostgresAggregateRecorder._insert_stored_events(self, curs, events)
+        pipelined = sum(len(e.state) for p in group for e in p.events) <= PIPELINED_BYTES
+        with ExitStack() as stack:
+            conn = stack.enter_context(self.datastore.get_connection())
+            curs = stack.enter_context(conn.cursor())
+            pipeline = stack.enter_context(conn.pipeline()) if pipelined else None
+            with conn.transaction():
+                # The claims' advisory lock first (only a retry or rollback takes it), then
+                # row locks (the fenced tasks and the queue rows, in task-id order), the
+                # events table lock last: every writer takes its locks in this order, so
+                # none can deadlock, and the serialised part is the insert alone.
+                admitted = self._admit(curs, group)
+                if not admitted:
+                    return
+                self._write_scheduling(curs, [row for p in admitted for row in p.scheduling])
+                for statement in self._notify_and_lock:
+                    curs.execute(statement)
+                events = [event for p in admitted for event in p.events]
+                PostgresAggregateRecorder._insert_stored_events(self, curs, events)
+            if pipeline is not None:  # one round trip from the scheduling rows to the COMMIT
+                pipeline.sync()
             ids = list(self._fetch_ids_after_insert_events(curs, events) or ())
         for pending in admitted:  # committed: each save's share of the ids, in order
             pending.ids, ids = ids[: len(pending.events)], ids[len(pending.events) :]
