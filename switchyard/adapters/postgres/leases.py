@@ -20,6 +20,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
 from switchyard.adapters.postgres import scheduler_tables
+from switchyard.adapters.postgres.claim_query import CLAIM
 from switchyard.adapters.postgres.scheduler_tables import CLAIM_LOCK
 from switchyard.application.ports import Claim, Progress
 
@@ -32,42 +33,6 @@ _LOCK_CLAIMS = "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xa
 """A claim's first round trip: its transaction, lease writes unflushed (see `_NO_FLUSH`),
 and the claims' lock. The claim itself must be a later statement: a statement's snapshot
 is taken when it starts, and must see every claim committed while this one waited."""
-
-_CLAIM = """
-WITH candidate AS (
-    SELECT t.task_id, t.lease_owner IS NOT NULL AS takeover
-    FROM {schema}.{tasks} t
-    JOIN {schema}.{plans} p ON p.plan_id = t.plan_id
-    LEFT JOIN (
-        SELECT plan_id, count(*) AS leased FROM {schema}.{tasks}
-        WHERE lease_owner IS NOT NULL GROUP BY plan_id
-    ) b ON b.plan_id = t.plan_id
-    WHERE t.needs_worker
-      AND (t.lease_owner IS NULL OR t.lease_expires < now())
-      AND (t.lease_owner IS NOT NULL OR (
-            coalesce(b.leased, 0) < p.max_concurrency
-            AND NOT EXISTS (
-                SELECT 1 FROM {schema}.{tasks} o
-                WHERE o.tenant_id = t.tenant_id AND o.lease_owner IS NOT NULL)
-            AND NOT EXISTS (
-                SELECT 1 FROM {schema}.{tasks} o
-                JOIN {schema}.{plans} op ON op.plan_id = o.plan_id
-                WHERE o.tenant_id = t.tenant_id AND op.seq < p.seq
-                  AND o.status IN ({unfinished}))))
-    ORDER BY t.lease_owner IS NULL, t.status = 'QUEUED', p.seq, t.position
-    LIMIT 1
-)
-UPDATE {schema}.{tasks} t
-SET lease_owner = {owner}, lease_expires = now() + make_interval(secs => {ttl}),
-    fence = nextval('{schema_name}.{fences_name}'), heartbeat_at = now()
-FROM candidate c
-WHERE t.task_id = c.task_id
-RETURNING t.task_id, t.fence, c.takeover;
-COMMIT
-"""
-"""A claim's second round trip: take the next runnable task, if any, and commit. The
-owner and the lease's length are written into the text (a statement with parameters
-cannot be followed by COMMIT in one message)."""
 
 _RENEW = """
 UPDATE {schema}.{tasks}
@@ -99,21 +64,24 @@ class PostgresLeases:
             scheduler_tables.rendered(sql.SQL(text).format(**ids)) for text in (_RENEW, _RELEASE)
         )
         self._lock_claims = sql.SQL(_LOCK_CLAIMS.format(lock=CLAIM_LOCK))
-        later = {"owner": sql.SQL("{owner}"), "ttl": sql.SQL("{ttl}")}  # filled in per owner
-        self._claim = scheduler_tables.rendered(sql.SQL(_CLAIM).format(**ids, **later))
-        self._claims: dict[tuple[str, float], bytes] = {}
+        self._claim = scheduler_tables.rendered(sql.SQL(CLAIM).format(**ids))
         self._listener: psycopg.Connection[Any] | None = None
 
     def claim(self, owner: str, ttl_seconds: float) -> Claim | None:
         """Take the next runnable task (see the `Leases` port), or None.
 
-        Two round trips: the claims' lock, then the claim and its commit.
+        Two round trips: the claims' lock, then the claim (a prepared statement)
+        pipelined with its COMMIT.
         """
         with self._datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 curs.execute(self._lock_claims)
-                curs.execute(self._claim_statement(conn, owner, ttl_seconds))
-                row = curs.fetchone()
+                with conn.pipeline() as pipeline:
+                    params = {"owner": owner, "ttl": ttl_seconds}
+                    curs.execute(self._claim, params, prepare=True)
+                    conn.cursor().execute("COMMIT")
+                    pipeline.sync()
+                    row = curs.fetchone()
             except BaseException:
                 with contextlib.suppress(psycopg.Error):  # a broken connection is dropped
                     conn.rollback()
@@ -121,14 +89,6 @@ class PostgresLeases:
         if row is None:
             return None
         return Claim(task_id=row["task_id"], fence=row["fence"], takeover=row["takeover"])
-
-    def _claim_statement(self, conn: psycopg.Connection[Any], owner: str, ttl: float) -> bytes:
-        found = self._claims.get((owner, ttl))
-        if found is None:
-            literals = {"owner": sql.Literal(owner), "ttl": sql.Literal(float(ttl))}
-            found = self._claim.format(**literals).as_bytes(conn)
-            self._claims[(owner, ttl)] = found
-        return found
 
     def renew(self, claim: Claim, owner: str, ttl_seconds: float, progress: Progress) -> bool:
         """Extend our lease and store the progress; False if the lease is no longer ours."""
