@@ -20,16 +20,18 @@ import pytest
 from eventsourcing.persistence import RecordConflictError
 from psycopg import sql
 
+from switchyard.adapters.bootstrap import bootstrap
 from switchyard.adapters.postgres.event_store import TransactionalRecorder
 from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.adapters.scheduler.process import SchedulerConfig
+from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from switchyard.application.ports import Claim
 from switchyard.domain.errors import StaleFence
 from switchyard.domain.status import TaskStatus
 from tests.support.builders import probe_plan
 from tests.support.processes import Schedulers, completed
-from tests.support.schedulers import Probe, running_scheduler
+from tests.support.schedulers import Probe, probe_factory, running_scheduler
 from tests.support.waiting import wait_until
 
 OWNER = "worker-under-test"
@@ -146,8 +148,10 @@ def test_in_one_group_only_the_stale_and_the_conflicting_saves_fail(app: Switchy
     assert len(transactions) == 1, "the good saves were not written in one group"
 
 
-def test_a_log_follower_sees_every_event_once_while_groups_commit(app: Switchyard) -> None:
-    tenants = [f"t{i:03}" for i in range(60)]
+def test_a_log_follower_sees_every_event_once_while_groups_commit(
+    app: Switchyard, pg_env: dict[str, str]
+) -> None:
+    tenants = [f"t{i:03}" for i in range(80)]
     plan = app.create_plan(probe_plan(*tenants, max_concurrency=len(tenants)), "ci")
     recorder = recorder_of(app)
     seen: list[int] = []
@@ -165,12 +169,23 @@ def test_a_log_follower_sees_every_event_once_while_groups_commit(app: Switchyar
     config = SchedulerConfig(
         workers=16, lease_seconds=30, heartbeat_seconds=0.5, poll_seconds=0.2, grace_seconds=10
     )
-    with running_scheduler(app, {"probe": Probe()}, config):
-        wait_until(
-            lambda: all(app.describe_task(t).status == TaskStatus.COMPLETED for t in plan.task_ids),
-            120,
-            "every task completed",
-        )
+    # Two schedulers, each its own application (its own group commit): their groups
+    # commit concurrently, as two scheduler processes' would.
+    other = bootstrap(
+        Settings(database_url=None).with_loopback(), env=pg_env, stage_factory=probe_factory()
+    )
+
+    def all_completed() -> bool:
+        return all(app.describe_task(t).status == TaskStatus.COMPLETED for t in plan.task_ids)
+
+    try:
+        with (
+            running_scheduler(app, {"probe": Probe()}, config),
+            running_scheduler(other, {"probe": Probe()}, config),
+        ):
+            wait_until(all_completed, 120, "every task completed")
+    finally:
+        other.close()
     last = recorder.max_notification_id()
     wait_until(lambda: bool(seen) and seen[-1] == last, 30, "the follower reaching the end")
     following.clear()
