@@ -148,6 +148,41 @@ def test_in_one_group_only_the_stale_and_the_conflicting_saves_fail(app: Switchy
     assert len(transactions) == 1, "the good saves were not written in one group"
 
 
+def test_a_save_that_lost_its_race_fails_alone_and_the_rest_of_its_group_commits(
+    app: Switchyard,
+) -> None:
+    claims = claimed_tasks(app, 6)
+    tasks = [app.get_task(claim.task_id) for claim in claims]
+    late = app.get_task(claims[0].task_id)  # loaded before an operator's command lands
+    early = app.get_task(claims[0].task_id)
+    early.pause("ops")
+    app.save(early)
+
+    def save(index: int) -> Callable[[], object]:
+        task, claim = (late, claims[0]) if index == 0 else (tasks[index], claims[index])
+
+        def run() -> object:
+            task.claim(OWNER, claim.fence, NOW)
+            return app.save_fenced(task, claim)
+
+        return run
+
+    recorder_of(app).configure_group_commit(window_ms=BARRIER_TIMEOUT * 1000, max_saves=6)
+    before = recorder_of(app).max_notification_id()
+    outcomes = at_once([save(i) for i in range(6)])
+
+    assert isinstance(outcomes[0], RecordConflictError)
+    assert outcomes[1:] == [None] * 5, "wrong refusal"
+    for claim in claims[1:]:
+        assert app.get_task(claim.task_id).status == TaskStatus.RUNNING, "lost write"
+    transactions = store_sql(
+        app,
+        "SELECT DISTINCT xmin::text FROM {schema}.switchyard_events WHERE notification_id > %s",
+        before,
+    )
+    assert len(transactions) == 1, "the rest of the group was not written together"
+
+
 def test_a_log_follower_sees_every_event_once_while_groups_commit(
     app: Switchyard, pg_env: dict[str, str]
 ) -> None:

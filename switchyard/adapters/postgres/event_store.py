@@ -23,8 +23,8 @@
    table lock and one INSERT of all the group's events, so notification ids
    still follow commit order. A save whose guard fails is left out and gets its
    own error; if the INSERT meets an optimistic-concurrency conflict, the group
-   is rolled back and each of its saves written alone, so only the conflicting
-   one fails (with the library's `IntegrityError`, as before).
+   is rolled back, the saves whose versions were recorded meanwhile fail (with
+   the library's `IntegrityError`, as before), and the rest is written again.
 5. Creating the tables creates the library's events table, then runs switchyard's
    migrations (`adapters.postgres.migrate`), which own every other table. Neither
    takes a table lock on a database that is up to date: DDL such as
@@ -37,7 +37,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
@@ -47,13 +46,21 @@ from psycopg.rows import DictRow
 
 from switchyard.adapters.postgres import scheduler_tables
 from switchyard.adapters.postgres.group_commit import GroupCommit, PendingSave
+from switchyard.adapters.postgres.group_guards import GroupGuards
 from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.application.guards import WriteGuards
 from switchyard.application.scheduling import PlanRow, TaskRow
-from switchyard.domain.errors import StaleFence, TaskSuperseded
 
 PIPELINED_BYTES = 256 * 1024
 """A group whose events take more is written statement by statement, not pipelined (1.)."""
+
+
+_SELECT_RECORDED = """
+SELECT e.originator_id, e.originator_version FROM {schema}.{table} e
+JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, version)
+  ON e.originator_id = k.id AND e.originator_version = k.version
+"""
+"""Which of the given (aggregate, version) pairs are recorded."""
 
 
 class TransactionalRecorder(PostgresApplicationRecorder):
@@ -64,9 +71,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema or "public"
         self._upsert_plans = scheduler_tables.prepared(scheduler_tables.UPSERT_PLANS, schema)
         self._upsert_tasks = scheduler_tables.prepared(scheduler_tables.UPSERT_TASKS, schema)
-        self._lock_fences = scheduler_tables.prepared(scheduler_tables.LOCK_FENCES, schema)
-        self._select_superseding = scheduler_tables.prepared(
-            scheduler_tables.SELECT_SUPERSEDING, schema
+        self._guards = GroupGuards(schema)
+        self._select_recorded = (
+            sql.SQL(_SELECT_RECORDED)
+            .format(schema=sql.Identifier(schema), table=sql.Identifier(self.events_table_name))
+            .as_string(None)
         )
         self.insert_events_statement = sql.Composed(
             [scheduler_tables.rendered(self.insert_events_statement)]
@@ -132,14 +141,33 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             if len(group) == 1:
                 group[0].refuse(conflict)
                 return
-            # Which save lost its optimistic-concurrency race? Each alone tells.
-            for pending in group:
+            lost = self._lost_races(group)
+            for pending in lost:
+                pending.refuse(conflict)
+            if lost:  # the rest, still together
+                rest = [p for p in group if not p.decided]
+                if rest:
+                    self._write_group(rest)
+                return
+            for pending in group:  # no recorded version explains it: each alone tells
                 if not pending.decided:
                     self._write_group([pending])
         except Exception as failure:
             for pending in group:
                 if not pending.decided:
                     pending.refuse(failure)
+
+    def _lost_races(self, group: list[PendingSave]) -> list[PendingSave]:
+        """The saves some of whose events' versions were recorded meanwhile."""
+        pairs = [(e.originator_id, e.originator_version) for p in group for e in p.events]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_recorded, ([i for i, _ in pairs], [v for _, v in pairs]))
+            recorded = {(row["originator_id"], row["originator_version"]) for row in curs}
+        return [
+            p
+            for p in group
+            if any((e.originator_id, e.originator_version) in recorded for e in p.events)
+        ]
 
     def _write_together(self, group: list[PendingSave]) -> None:
         pipelined = sum(len(e.state) for p in group for e in p.events) <= PIPELINED_BYTES
@@ -148,11 +176,10 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             curs = stack.enter_context(conn.cursor())
             pipeline = stack.enter_context(conn.pipeline()) if pipelined else None
             with conn.transaction():
-                # The claims' advisory lock first (only a retry or rollback takes it), then
-                # row locks (the fenced tasks and the queue rows, in task-id order), the
-                # events table lock last: every writer takes its locks in this order, so
-                # none can deadlock, and the serialised part is the insert alone.
-                admitted = self._admit(curs, group)
+                # The claims' advisory lock, then row locks (`group_guards`), the events
+                # table lock last: every writer takes its locks in this order, so none
+                # can deadlock, and the serialised part is the insert alone.
+                admitted = self._guards.admit(curs, group)
                 if not admitted:
                     return
                 self._write_scheduling(curs, [row for p in admitted for row in p.scheduling])
@@ -165,49 +192,6 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             ids = list(self._fetch_ids_after_insert_events(curs, events) or ())
         for pending in admitted:  # committed: each save's share of the ids, in order
             pending.ids, ids = ids[: len(pending.events)], ids[len(pending.events) :]
-
-    def _admit(self, curs: Cursor[DictRow], group: list[PendingSave]) -> list[PendingSave]:
-        """The saves whose guards hold; the others are refused with their own error."""
-        restarting = [p for p in group if p.guards.not_superseded]
-        if restarting:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (scheduler_tables.CLAIM_LOCK,))
-            for pending in restarting:
-                superseded = self._superseded(curs, pending.guards.not_superseded)
-                if superseded is not None:
-                    pending.refuse(superseded)
-        fenced = [p for p in group if p.guards.fence is not None and not p.decided]
-        if fenced:
-            fences = self._lock_tasks(curs, [p for p in group if not p.decided])
-            for pending in fenced:
-                claim = pending.guards.fence
-                assert claim is not None
-                current = fences.get(claim.task_id)
-                if current != claim.fence:
-                    task_id = str(claim.task_id)
-                    pending.refuse(
-                        StaleFence(task_id=task_id, fence=claim.fence, current_fence=current)
-                    )
-        return [p for p in group if not p.decided]
-
-    def _superseded(self, curs: Cursor[DictRow], task_ids: Sequence[UUID]) -> TaskSuperseded | None:
-        curs.execute(self._select_superseding, (list(task_ids),))
-        row = curs.fetchone()
-        if row is None:
-            return None
-        return TaskSuperseded(
-            task_id=str(row["task_id"]),
-            newer_task_id=str(row["newer_task_id"]),
-            newer_plan_id=str(row["newer_plan_id"]),
-        )
-
-    def _lock_tasks(self, curs: Cursor[DictRow], group: list[PendingSave]) -> dict[UUID, int]:
-        # Lock the fenced tasks' rows and every queue row the group writes, in task-id
-        # order: a claim by another worker either committed (and we see its higher
-        # fence) or waits until this group has committed.
-        task_ids = {p.guards.fence.task_id for p in group if p.guards.fence is not None}
-        task_ids |= {r.task_id for p in group for r in p.scheduling if isinstance(r, TaskRow)}
-        curs.execute(self._lock_fences, (sorted(task_ids),))
-        return {row["task_id"]: row["fence"] for row in curs.fetchall()}
 
     def _write_scheduling(self, curs: Cursor[DictRow], rows: Sequence[PlanRow | TaskRow]) -> None:
         plans = [r for r in rows if isinstance(r, PlanRow)]
