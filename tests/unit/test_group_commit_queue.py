@@ -112,3 +112,9 @@ def test_a_writer_that_breaks_fails_its_group_and_leaves_the_queue_usable() -> N
     with pytest.raises(RuntimeError):
         commit.save(pending(uuid4()))
     assert commit.save(pending(uuid4())) == [1]
+
+
+def test_a_save_its_writer_left_undecided_fails_instead_of_waiting() -> None:
+    commit = GroupCommit(lambda group: None, window_ms=0)
+    with pytest.raises(RuntimeError):
+        commit.save(pending(uuid4()))

@@ -93,16 +93,22 @@ class GroupCommit:
                 group = self._take()
                 self._lock.release()
                 try:
-                    self._write(group)
-                except BaseException as exc:  # each save of the group hears it, none hangs
-                    for member in group:
-                        if not member.decided:
-                            member.refuse(exc)
+                    self._write_deciding(group)
                 finally:
                     self._lock.acquire()
                     self._leading = False
                     self._turn.notify_all()
                 waited = True
+
+    def _write_deciding(self, group: list[PendingSave]) -> None:
+        try:
+            self._write(group)
+            unheard: BaseException = RuntimeError("the writer left this save undecided")
+        except BaseException as exc:  # each save of the group hears it
+            unheard = exc
+        for member in group:  # none waits for ever
+            if not member.decided:
+                member.refuse(unheard)
 
     def _gather(self) -> None:
         deadline = time.monotonic() + self.window_seconds
