@@ -31,6 +31,7 @@ from switchyard.adapters.embedded.kafka import published_address, start_kafka
 from switchyard.adapters.embedded.redis import start_redis
 from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.metrics.server import serving
+from switchyard.adapters.postgres.event_store import TransactionalRecorder
 from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.adapters.postgres.migrate import migrate
 from switchyard.adapters.postgres.persistence import event_store_env, store_errors
@@ -106,12 +107,16 @@ def bootstrap(
         )
     factory = stage_factory or build_stage_factory(settings)
     with store_errors():
-        return Switchyard(
+        app = Switchyard(
             env,
             stage_factory=factory,
             conflict_retries=settings.conflict_retries,
             outbound=settings.outbound_policy(),
         )
+    if isinstance(app.recorder, TransactionalRecorder):
+        window, most = settings.group_commit_window_ms, settings.group_commit_max_saves
+        app.recorder.configure_group_commit(window, most)
+    return app
 
 
 def scheduler_config(settings: Settings) -> SchedulerConfig:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_connect_timeout: int = Field(default=5, ge=1)
     create_tables: bool = True
+    group_commit_window_ms: float = Field(default=2.0, ge=0, le=1_000)
+    group_commit_max_saves: int = Field(default=64, ge=1)
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "SWITCHYARD_REDIS_URL")
     )

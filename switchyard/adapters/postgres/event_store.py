@@ -1,11 +1,13 @@
 """The PostgreSQL application recorder switchyard uses: the library's, with these changes.
 
-1. No pipeline mode. The library inserts a save's events in a psycopg pipeline;
-   with a large save (a plan of a few hundred tenants is one save of about a
-   megabyte) the pipeline can deadlock: the client waits in `sync()` while the
-   server waits for input. This recorder runs the very same statements (table
-   lock, NOTIFY, one INSERT of all the events, RETURNING their notification
-   ids) in one ordinary transaction.
+1. Pipeline mode only for small groups. The library inserts a save's events in
+   a psycopg pipeline; with a large save (a plan of a few hundred tenants is one
+   save of about a megabyte) the pipeline can deadlock: the client waits in
+   `sync()` while the server waits for input. This recorder pipelines a group
+   only while its events take at most `PIPELINED_BYTES` (then everything from
+   the scheduling rows to the COMMIT is one round trip); a larger one runs the
+   very same statements (table lock, NOTIFY, one INSERT of all the events,
+   RETURNING their notification ids) one by one in an ordinary transaction.
 2. The scheduler's tables (`adapters.postgres.scheduler_tables`) are written in that
    same transaction, from the scheduling rows each save carries, so they can
    never disagree with the events.
@@ -15,7 +17,15 @@
    operator restarts (`not_superseded`) must have no newer task of their tenant
    claimed, checked under the claims' advisory lock so it cannot race a claim
    (else TaskSuperseded).
-4. Creating the tables creates the library's events table, then runs switchyard's
+4. Group commit (`adapters.postgres.group_commit`): a process's concurrent saves
+   are written together, one transaction per group: every guard check and
+   scheduling row first (the rows locked in task-id order), then one NOTIFY, one
+   table lock and one INSERT of all the group's events, so notification ids
+   still follow commit order. A save whose guard fails is left out and gets its
+   own error; if the INSERT meets an optimistic-concurrency conflict, the group
+   is rolled back, the saves whose versions were recorded meanwhile fail (with
+   the library's `IntegrityError`, as before), and the rest is written again.
+5. Creating the tables creates the library's events table, then runs switchyard's
    migrations (`adapters.postgres.migrate`), which own every other table. Neither
    takes a table lock on a database that is up to date: DDL such as
    `CREATE INDEX IF NOT EXISTS` locks its table even when the index exists, and
@@ -25,22 +35,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
 from switchyard.adapters.postgres import scheduler_tables
+from switchyard.adapters.postgres.group_commit import GroupCommit, PendingSave
+from switchyard.adapters.postgres.group_guards import GroupGuards
 from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.adapters.postgres.plan_writer import insert_in_chunks, select_events_of
 from switchyard.application.guards import WriteGuards
 from switchyard.application.plan_recording import StoreChunks
 from switchyard.application.scheduling import PlanRow, TaskRow
-from switchyard.domain.errors import StaleFence, TaskSuperseded
+
+PIPELINED_BYTES = 256 * 1024
+"""A group whose events take more is written statement by statement, not pipelined (1.)."""
+
+
+_SELECT_RECORDED = """
+SELECT e.originator_id, e.originator_version FROM {schema}.{table} e
+JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, version)
+  ON e.originator_id = k.id AND e.originator_version = k.version
+"""
+"""Which of the given (aggregate, version) pairs are recorded."""
 
 
 class TransactionalRecorder(PostgresApplicationRecorder):
@@ -51,20 +73,21 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema or "public"
         self._upsert_plans = scheduler_tables.prepared(scheduler_tables.UPSERT_PLANS, schema)
         self._upsert_tasks = scheduler_tables.prepared(scheduler_tables.UPSERT_TASKS, schema)
-        self._select_fence = scheduler_tables.prepared(scheduler_tables.SELECT_FENCE, schema)
-        self._select_superseding = scheduler_tables.prepared(
-            scheduler_tables.SELECT_SUPERSEDING, schema
+        self._guards = GroupGuards(schema)
+        self._select_recorded = (
+            sql.SQL(_SELECT_RECORDED)
+            .format(schema=sql.Identifier(schema), table=sql.Identifier(self.events_table_name))
+            .as_string(None)
         )
         self.insert_events_statement = sql.Composed(
             [scheduler_tables.rendered(self.insert_events_statement)]
         )
-        self.lock_table_statements = [
+        notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
+        self._notify_and_lock = [
             scheduler_tables.rendered(s) if isinstance(s, sql.Composable) else s
-            for s in self.lock_table_statements
+            for s in (notify, *self.lock_table_statements)
         ]
-        self._notify = scheduler_tables.rendered(
-            sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
-        )
+        self.group_commit = GroupCommit(self._write_group)
 
     def create_table(self) -> None:
         """Create the library's events table, then migrate switchyard's tables."""
@@ -84,6 +107,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         if row is None or row["found"] is None:
             super()._create_table(curs)
 
+    def configure_group_commit(self, window_ms: float, max_saves: int) -> None:
+        """How long a group's leader waits for company, and how many saves a group takes."""
+        self.group_commit.window_seconds = window_ms / 1000
+        self.group_commit.max_saves = max_saves
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self,
@@ -93,52 +121,79 @@ class TransactionalRecorder(PostgresApplicationRecorder):
         scheduling: Sequence[PlanRow | TaskRow] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert the events atomically, in order, if the guards hold; their notification ids."""
+        """Insert the events atomically, in order, if the guards hold; their notification ids.
+
+        The save is written in a group with the process's concurrent saves (see
+        `group_commit`); it fails alone, with its own error, if a guard or its
+        optimistic-concurrency check fails.
+        """
         if not stored_events:
             return []
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            # The claims' advisory lock first (only a retry or rollback takes it), then
-            # row locks (the fence, then the queue rows in task-id order), the events
-            # table lock last: every writer takes its locks in this order, so none can
-            # deadlock, and the serialised part is the insert alone.
-            guards = guards or WriteGuards()
-            self._check_not_superseded(curs, guards.not_superseded)
-            if guards.fence is not None:
-                self._check_fence(curs, guards.fence.task_id, guards.fence.fence)
-            self._write_scheduling(curs, scheduling)
-            self._notify_channel(curs)
-            self._lock_table(curs)
-            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-
-    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
-        curs.execute(self._notify)
+        pending = PendingSave(stored_events, guards or WriteGuards(), scheduling)
+        return self.group_commit.save(pending)
 
     def checks_guards(self) -> bool:
         """Say that this store checks write guards (see the module docstring)."""
         return True
 
-    def _check_not_superseded(self, curs: Cursor[DictRow], task_ids: Sequence[UUID]) -> None:
-        if not task_ids:
-            return
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (scheduler_tables.CLAIM_LOCK,))
-        curs.execute(self._select_superseding, (list(task_ids),))
-        row = curs.fetchone()
-        if row is not None:
-            raise TaskSuperseded(
-                task_id=str(row["task_id"]),
-                newer_task_id=str(row["newer_task_id"]),
-                newer_plan_id=str(row["newer_plan_id"]),
-            )
+    def _write_group(self, group: list[PendingSave]) -> None:
+        try:
+            self._write_together(group)
+        except IntegrityError as conflict:
+            if len(group) == 1:
+                group[0].refuse(conflict)
+                return
+            lost = self._lost_races(group)
+            for pending in lost:
+                pending.refuse(conflict)
+            if lost:  # the rest, still together
+                rest = [p for p in group if not p.decided]
+                if rest:
+                    self._write_group(rest)
+                return
+            for pending in group:  # no recorded version explains it: each alone tells
+                if not pending.decided:
+                    self._write_group([pending])
+        except Exception as failure:
+            for pending in group:
+                if not pending.decided:
+                    pending.refuse(failure)
 
-    def _check_fence(self, curs: Cursor[DictRow], task_id: UUID, fence: int) -> None:
-        # Lock the lease row: a claim by another worker either committed (and we
-        # see its higher fence) or waits until this write has committed.
-        curs.execute(self._select_fence, (task_id,))
-        row = curs.fetchone()
-        current = None if row is None else row["fence"]
-        if current != fence:
-            raise StaleFence(task_id=str(task_id), fence=fence, current_fence=current)
+    def _lost_races(self, group: list[PendingSave]) -> list[PendingSave]:
+        """The saves some of whose events' versions were recorded meanwhile."""
+        pairs = [(e.originator_id, e.originator_version) for p in group for e in p.events]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_recorded, ([i for i, _ in pairs], [v for _, v in pairs]))
+            recorded = {(row["originator_id"], row["originator_version"]) for row in curs}
+        return [
+            p
+            for p in group
+            if any((e.originator_id, e.originator_version) in recorded for e in p.events)
+        ]
+
+    def _write_together(self, group: list[PendingSave]) -> None:
+        pipelined = sum(len(e.state) for p in group for e in p.events) <= PIPELINED_BYTES
+        with ExitStack() as stack:
+            conn = stack.enter_context(self.datastore.get_connection())
+            curs = stack.enter_context(conn.cursor())
+            pipeline = stack.enter_context(conn.pipeline()) if pipelined else None
+            with conn.transaction():
+                # The claims' advisory lock, then row locks (`group_guards`), the events
+                # table lock last: every writer takes its locks in this order, so none
+                # can deadlock, and the serialised part is the insert alone.
+                admitted = self._guards.admit(curs, group)
+                if not admitted:
+                    return
+                self._write_scheduling(curs, [row for p in admitted for row in p.scheduling])
+                for statement in self._notify_and_lock:
+                    curs.execute(statement)
+                events = [event for p in admitted for event in p.events]
+                PostgresAggregateRecorder._insert_stored_events(self, curs, events)
+            if pipeline is not None:  # one round trip from the scheduling rows to the COMMIT
+                pipeline.sync()
+            ids = list(self._fetch_ids_after_insert_events(curs, events) or ())
+        for pending in admitted:  # committed: each save's share of the ids, in order
+            pending.ids, ids = ids[: len(pending.events)], ids[len(pending.events) :]
 
     def _write_scheduling(self, curs: Cursor[DictRow], rows: Sequence[PlanRow | TaskRow]) -> None:
         plans = [r for r in rows if isinstance(r, PlanRow)]

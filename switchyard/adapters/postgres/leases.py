@@ -12,6 +12,7 @@ version: a worker that lost its lease has its next save refused.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
@@ -19,6 +20,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
 from switchyard.adapters.postgres import scheduler_tables
+from switchyard.adapters.postgres.claim_query import CLAIM
 from switchyard.adapters.postgres.scheduler_tables import CLAIM_LOCK
 from switchyard.application.ports import Claim, Progress
 
@@ -27,37 +29,10 @@ _NO_FLUSH = "SET LOCAL synchronous_commit = off"
 next event (a durable commit) flushes it anyway. A database crash that loses one only
 makes the task claimable again, and the fence on the Task's events still only grows."""
 
-_CLAIM = """
-SELECT t.task_id, t.lease_owner IS NOT NULL AS takeover
-FROM {schema}.{tasks} t
-JOIN {schema}.{plans} p ON p.plan_id = t.plan_id
-LEFT JOIN (
-    SELECT plan_id, count(*) AS leased FROM {schema}.{tasks}
-    WHERE lease_owner IS NOT NULL GROUP BY plan_id
-) b ON b.plan_id = t.plan_id
-WHERE t.needs_worker
-  AND (t.lease_owner IS NULL OR t.lease_expires < now())
-  AND (t.lease_owner IS NOT NULL OR (
-        coalesce(b.leased, 0) < p.max_concurrency
-        AND NOT EXISTS (
-            SELECT 1 FROM {schema}.{tasks} o
-            WHERE o.tenant_id = t.tenant_id AND o.lease_owner IS NOT NULL)
-        AND NOT EXISTS (
-            SELECT 1 FROM {schema}.{tasks} o
-            JOIN {schema}.{plans} op ON op.plan_id = o.plan_id
-            WHERE o.tenant_id = t.tenant_id AND op.seq < p.seq
-              AND o.status IN ({unfinished}))))
-ORDER BY t.lease_owner IS NULL, t.status = 'QUEUED', p.seq, t.position
-LIMIT 1
-"""
-
-_TAKE = """
-UPDATE {schema}.{tasks}
-SET lease_owner = %(owner)s, lease_expires = now() + make_interval(secs => %(ttl)s),
-    fence = nextval('{schema_name}.{fences_name}'), heartbeat_at = now()
-WHERE task_id = %(task_id)s
-RETURNING fence
-"""
+_LOCK_CLAIMS = "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock({lock})"
+"""A claim's first round trip: its transaction, lease writes unflushed (see `_NO_FLUSH`),
+and the claims' lock. The claim itself must be a later statement: a statement's snapshot
+is taken when it starts, and must see every claim committed while this one waited."""
 
 _RENEW = """
 UPDATE {schema}.{tasks}
@@ -85,27 +60,35 @@ class PostgresLeases:
             "fences_name": sql.SQL(scheduler_tables.FENCES),
             "unfinished": sql.SQL(scheduler_tables.UNFINISHED_SQL),
         }
-        self._claim, self._take, self._renew, self._release = (
-            scheduler_tables.rendered(sql.SQL(text).format(**ids))
-            for text in (_CLAIM, _TAKE, _RENEW, _RELEASE)
+        self._renew, self._release = (
+            scheduler_tables.rendered(sql.SQL(text).format(**ids)) for text in (_RENEW, _RELEASE)
         )
+        self._lock_claims = sql.SQL(_LOCK_CLAIMS.format(lock=CLAIM_LOCK))
+        self._claim = scheduler_tables.rendered(sql.SQL(CLAIM).format(**ids))
         self._listener: psycopg.Connection[Any] | None = None
 
     def claim(self, owner: str, ttl_seconds: float) -> Claim | None:
-        """Take the next runnable task (see the `Leases` port), or None."""
-        with self._datastore.transaction(commit=True) as curs:
-            curs.execute(_NO_FLUSH)
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK,))
-            curs.execute(self._claim)
-            row = curs.fetchone()
-            if row is None:
-                return None
-            curs.execute(
-                self._take, {"owner": owner, "ttl": ttl_seconds, "task_id": row["task_id"]}
-            )
-            taken = curs.fetchone()
-            assert taken is not None  # the row is ours: every claim holds the lock
-            return Claim(task_id=row["task_id"], fence=taken["fence"], takeover=row["takeover"])
+        """Take the next runnable task (see the `Leases` port), or None.
+
+        Two round trips: the claims' lock, then the claim (a prepared statement)
+        pipelined with its COMMIT.
+        """
+        with self._datastore.get_connection() as conn, conn.cursor() as curs:
+            try:
+                curs.execute(self._lock_claims)
+                with conn.pipeline() as pipeline:
+                    params = {"owner": owner, "ttl": ttl_seconds}
+                    curs.execute(self._claim, params, prepare=True)
+                    conn.cursor().execute("COMMIT")
+                    pipeline.sync()
+                    row = curs.fetchone()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):  # a broken connection is dropped
+                    conn.rollback()
+                raise
+        if row is None:
+            return None
+        return Claim(task_id=row["task_id"], fence=row["fence"], takeover=row["takeover"])
 
     def renew(self, claim: Claim, owner: str, ttl_seconds: float, progress: Progress) -> bool:
         """Extend our lease and store the progress; False if the lease is no longer ours."""

@@ -53,8 +53,11 @@ def prepared(template: str, schema: str) -> sql.SQL:
     return rendered(sql.SQL(template).format(**names(schema)))
 
 
-SELECT_FENCE = "SELECT fence FROM {schema}.{tasks} WHERE task_id = %s FOR UPDATE"
-"""The fence of a task's lease, locked until the writing transaction ends."""
+LOCK_FENCES = """
+SELECT task_id, fence FROM {schema}.{tasks} WHERE task_id = ANY(%s::uuid[])
+ORDER BY task_id FOR UPDATE
+"""
+"""The tasks' lease fences, their rows locked in task-id order until the transaction ends."""
 
 SELECT_SUPERSEDING = """
 SELECT t.task_id, n.task_id AS newer_task_id, n.plan_id AS newer_plan_id
