@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
