@@ -96,7 +96,7 @@ def test_the_walkthrough_pauses_resumes_finishes_and_reports_a_plan(
         plan_id = created.json()["planId"]
         assert created.headers["Location"] == f"/v1/plans/{plan_id}"
         again = api.post("/v1/plans", json=plan, headers=key)
-        assert again.json()["planId"] == plan_id, "a retried create made a second plan"
+        assert again.json().get("planId") == plan_id, again.text
 
         # acme holds the plan's one slot, polling; globex waits, and is paused there.
         paused = api.post("/v1/tenants/globex/actions/pause", json={"reason": "freeze"})

@@ -4,18 +4,20 @@ flight holds its key, keys are per token, and expired keys let a command run aga
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 
 from switchyard.adapters.api.tokens import Tokens
 from switchyard.adapters.bootstrap import Container
 from switchyard.adapters.postgres.idempotency import claim
 from tests.integration.test_api_commands import assert_problem, post
-from tests.support.api import ApiClient, api_client, issue
+from tests.support.api import ApiClient, api_app, api_client, issue
 from tests.support.builders import plan_request
 
 WRITER = issue("deploy-bot")
@@ -139,3 +141,41 @@ def test_an_expired_key_lets_the_command_run_again(pg_env: dict[str, str]) -> No
         assert post(client, f"{base}/resume", WRITER, {}).status_code == 202
         again = post(client, f"{base}/pause", WRITER, {}, **key("p"))
         assert again.status_code == 202 and "idempotent-replayed" not in again.headers
+
+
+def test_the_response_goes_out_only_once_it_is_stored(pg_env: dict[str, str]) -> None:
+    """A client that retries the moment it has the first answer gets it replayed: when the
+    response's first message reaches the client, the key's claim is free and the response
+    stored (a retry would otherwise meet 409 in flight)."""
+    body = json.dumps(plan_request("acme")).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/plans",
+        "raw_path": b"/v1/plans",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("switchyard", 80),
+        "http_version": "1.1",
+        "headers": [
+            (b"authorization", f"Bearer {WRITER.token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"idempotency-key", b"k-stored-first"),
+        ],
+    }
+    with api_app(pg_env, WRITER) as app:
+        ttl = timedelta(hours=1)
+        seen: list[tuple[int, bool]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                token_id = app.asgi.state.services.tokens.authenticate(WRITER.token).token_id
+                with claim(app.parts.store_engine(), token_id, "k-stored-first", ttl) as held:
+                    seen.append((message["status"], held is not None and held.stored() is not None))
+
+        anyio.run(app.asgi, {**scope, "app": app.asgi}, receive, send)
+    assert seen == [(201, True)], seen

@@ -71,16 +71,23 @@ class Idempotency:
             elif stored is not None:
                 await _replay(stored, send)
             else:
-                response = await _run(self._app, scope, body, send)
+                # The response is held back until it is stored and the key's claim has
+                # committed: a client that retries once it has the answer gets it replayed,
+                # never a 409 for a request still finishing.
+                response = await _run(self._app, scope, body)
                 if response.status < 500:
                     stored = StoredResponse(fingerprint, *response.parts())
                     await to_thread.run_sync(held.store, stored)
+                await to_thread.run_sync(stack.close)
+                for message in response.messages:
+                    await send(message)
 
 
 class _Captured:
-    """A response as it went out: its status, kept headers and body."""
+    """A response as the app made it: its messages, and its status, kept headers and body."""
 
     def __init__(self) -> None:
+        self.messages: list[Message] = []
         self.status = 500
         self.headers: list[tuple[str, str]] = []
         self.body = bytearray()
@@ -90,8 +97,8 @@ class _Captured:
         return self.status, self.headers, bytes(self.body)
 
 
-async def _run(app: ASGIApp, scope: Scope, body: bytes, send: Send) -> _Captured:
-    """Run the app on the already-read body, sending its response and keeping a copy."""
+async def _run(app: ASGIApp, scope: Scope, body: bytes) -> _Captured:
+    """Run the app on the already-read body, keeping its response (sent by the caller)."""
     captured = _Captured()
     delivered = False
 
@@ -112,7 +119,7 @@ async def _run(app: ASGIApp, scope: Scope, body: bytes, send: Send) -> _Captured
             ]
         elif message["type"] == "http.response.body":
             captured.body += message.get("body", b"")
-        await send(message)
+        captured.messages.append(message)
 
     await app(scope, replayed, copied)
     return captured
