@@ -228,7 +228,7 @@ def projector_part(args: argparse.Namespace, base_url: str, servers: str) -> Pro
     from switchyard.adapters.settings import Settings
 
     url = fresh_database(base_url)
-    app = bootstrap(Settings(database_url=url))
+    app = bootstrap(Settings(database_url=url).with_loopback())  # endpoints on 127.0.0.1
     figures = ProjectorFigures()
     try:
         started = time.monotonic()
