@@ -46,6 +46,7 @@ from scheduler_bench import (
     ROOT,
     bare_inserts_per_second,
     fresh_database,
+    noop_plan,
     recipes_file,
     server,
     start_schedulers,
@@ -204,18 +205,7 @@ def switchyard_round(base_url: str, schedulers: int, args: argparse.Namespace) -
     processes = start_schedulers(url, schedulers, recipes, workers)
     try:
         wait_listening(url, schedulers)
-        request = {
-            "maxConcurrency": args.concurrency,
-            "tenants": [
-                {
-                    "tenantId": f"t{i:05d}",
-                    "serviceType": "bench",
-                    "targetVersion": "2",
-                    "endpoints": ["127.0.0.1:1"],
-                }
-                for i in range(args.tenants)
-            ],
-        }
+        request = noop_plan(args.tenants, args.concurrency)
         before = app.recorder.max_notification_id() or 0
         started = time.monotonic()
         app.create_plan(request, "bench")

@@ -80,6 +80,23 @@ def recipes_file(folder: Path, stages: int) -> Path:
     return path
 
 
+def noop_plan(tenants: int, concurrency: int) -> dict[str, object]:
+    """A plan of `tenants` tenants of the no-op `bench` service type, `concurrency` at once
+    (their endpoint is never called)."""
+    return {
+        "maxConcurrency": concurrency,
+        "tenants": [
+            {
+                "tenantId": f"t{i:05d}",
+                "serviceType": "bench",
+                "targetVersion": "2",
+                "endpoints": ["127.0.0.1:1"],
+            }
+            for i in range(tenants)
+        ],
+    }
+
+
 def start_schedulers(
     url: str, count: int, recipes: Path, workers: int
 ) -> list[subprocess.Popen[bytes]]:
@@ -139,18 +156,7 @@ def run(args: argparse.Namespace) -> None:
         schedulers = start_schedulers(url, args.schedulers, recipes, args.workers)
         try:
             wait_listening(url, args.schedulers)  # connected and idle before the clock starts
-            request = {
-                "maxConcurrency": args.concurrency,
-                "tenants": [
-                    {
-                        "tenantId": f"t{i:05d}",
-                        "serviceType": "bench",
-                        "targetVersion": "2",
-                        "endpoints": ["127.0.0.1:1"],
-                    }
-                    for i in range(args.tenants)
-                ],
-            }
+            request = noop_plan(args.tenants, args.concurrency)
             before = app.recorder.max_notification_id() or 0
             started = time.monotonic()
             created = app.create_plan(request, "bench")

@@ -1,4 +1,8 @@
-"""`switchyard api` (the HTTP API role) and `switchyard token create`."""
+"""`switchyard api` (the HTTP API role) and `switchyard token create`.
+
+FastAPI, the app and uvicorn are imported when a server is built, not when the CLI
+starts: every other command would pay about a second for them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,10 @@ import json
 import logging
 import socket
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
-from switchyard.adapters.api.app import create_app
-from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
 from switchyard.adapters.bootstrap import Container, Roles, container
 from switchyard.adapters.cli.output import console
@@ -22,6 +23,11 @@ from switchyard.adapters.logs import LIFECYCLE, role_logs
 from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.settings import Settings
 
+if TYPE_CHECKING:
+    import uvicorn
+
+    from switchyard.adapters.api.deps import ApiServices
+
 log = logging.getLogger(__name__)
 
 tokens = typer.Typer(help="API tokens: make one for a client.")
@@ -29,6 +35,8 @@ tokens = typer.Typer(help="API tokens: make one for a client.")
 
 def api_services(parts: Container) -> ApiServices:
     """The API's parts from the process's container."""
+    from switchyard.adapters.api.deps import ApiServices
+
     return ApiServices(
         app=parts.app,
         store_engine=parts.store_engine(),
@@ -54,6 +62,10 @@ def api_metrics(parts: Container) -> ProcessMetrics:
 
 def api_server(parts: Container, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server of the API on the container's parts; `run()` it."""
+    import uvicorn
+
+    from switchyard.adapters.api.app import create_app
+
     config = uvicorn.Config(
         create_app(api_services(parts)),
         host=host,
