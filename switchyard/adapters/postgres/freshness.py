@@ -94,14 +94,18 @@ def projector_status(
     """The relay's and the projector's positions on `topic`.
 
     `conn` is on the read tables; `store`, on the event store, if that is another
-    database (READ_DATABASE_URL); the relay's marks are read first.
+    database (READ_DATABASE_URL); the relay's marks are read first. Its position is
+    read before its offsets: each statement sees the latest commit, and offsets only
+    grow, so the offsets read are at or past the ones the position was written with
+    (read the other way round, a relay commit in between pairs a new position with
+    old offsets, and a wait would end before the projector has the event).
     """
     store = store or conn
+    relay_at = _relay_position(store)
     published = {
         r.partition: r
         for r in store.execute(select(relay_offsets).where(relay_offsets.c.topic == topic))
     }
-    relay_at = _relay_position(store)
     applied = {
         r.partition: r for r in conn.execute(select(positions).where(positions.c.topic == topic))
     }
