@@ -4,9 +4,12 @@ Mechanism: per aggregate, `switchyard_read_versions` holds the last version
 applied, written in the same transaction as the rows. An event is applied only
 at that version + 1; one at or below it is a duplicate and changes nothing; one
 above it came after a gap and is held (`switchyard_read_held`, logged) until the
-missing versions arrive, then applied with them. Roll-ups of the plans and
-tenants a batch touched are recomputed at the end, in a fixed order (so two
-transactions lock them in the same order and cannot deadlock).
+missing versions arrive, then applied with them. A batch is gated as a whole:
+its aggregates' versions are locked and read in one statement (in id order, so
+two transactions cannot deadlock on them), with their held events; the events
+to apply are folded into the rows and written together (`projections.batch`).
+Roll-ups of the plans and tenants a batch touched are recomputed at the end, in
+a fixed order (`projections.rollups`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, bindparam, delete, select, tuple_
 from structlog.contextvars import bound_contextvars
 
+from switchyard.projections.batch import RowChanges
+from switchyard.projections.bulk import insert_rows
 from switchyard.projections.events import ProjectedEvent
-from switchyard.projections.handlers import changes
-from switchyard.projections.rollups import recompute_plan, recompute_tenant
-from switchyard.projections.tables import held, tasks, versions
+from switchyard.projections.rollups import recompute_plans, recompute_tenants
+from switchyard.projections.tables import held, versions
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +41,146 @@ class Applied:
     tenants: set[str] = field(default_factory=set)
 
 
+@dataclass
+class _Gate:
+    """The batch sorted out: what to apply (in log order), what to hold, what was held."""
+
+    apply: list[ProjectedEvent] = field(default_factory=list)
+    hold: list[ProjectedEvent] = field(default_factory=list)
+    released: list[ProjectedEvent] = field(default_factory=list)
+    last: dict[str, ProjectedEvent] = field(default_factory=dict)
+
+
 def apply_events(conn: Connection, events: Iterable[ProjectedEvent]) -> Applied:
     """Apply the events on `conn` (the caller owns the transaction), then the roll-ups."""
+    batch = list(events)
     result = Applied()
-    for event in events:
-        with bound_contextvars(**_context(event)):
-            _apply_one(conn, event, result)
-    for plan_id in sorted(result.plans):
-        recompute_plan(conn, plan_id)
-    for tenant_id in sorted(result.tenants):
-        recompute_tenant(conn, tenant_id)
+    gate = _gate(conn, batch, result)
+    changes = RowChanges(conn, gate.apply)
+    for event in gate.apply:
+        changes.add(event)
+        if event.aggregate_type == "Plan":
+            result.plans.add(event.aggregate_id)
+        elif event.aggregate_type == "Task" and event.aggregate_id in changes.tasks:
+            task = changes.tasks[event.aggregate_id]
+            result.plans.add(task["plan_id"])
+            result.tenants.add(task["tenant_id"])
+    changes.write()
+    _write_gate(conn, gate)
+    result.applied = len(gate.apply)
+    recompute_plans(conn, sorted(result.plans))
+    recompute_tenants(conn, sorted(result.tenants))
     return result
 
 
+def _gate(conn: Connection, batch: list[ProjectedEvent], result: Applied) -> _Gate:
+    """Sort the batch by each aggregate's last applied version and its held events."""
+    ids = sorted({e.aggregate_id for e in batch})
+    if not ids:
+        return _Gate()
+    last = dict(
+        conn.execute(
+            select(versions.c.aggregate_id, versions.c.version)
+            .where(versions.c.aggregate_id.in_(ids))
+            .order_by(versions.c.aggregate_id)
+            .with_for_update()
+        ).all()
+    )
+    waiting: dict[str, dict[int, ProjectedEvent]] = {}
+    for row in conn.execute(select(held.c.event).where(held.c.aggregate_id.in_(ids))):
+        event = ProjectedEvent.from_json(row.event)
+        waiting.setdefault(event.aggregate_id, {})[event.version] = event
+    arrived: dict[str, dict[int, ProjectedEvent]] = {}
+    for event in batch:
+        mine = arrived.setdefault(event.aggregate_id, {})
+        if event.version <= last.get(event.aggregate_id, 0) or event.version in mine:
+            result.duplicates += 1
+        else:
+            mine[event.version] = event
+    gate = _Gate()
+    for aggregate_id in ids:
+        _sort_out(gate, last.get(aggregate_id, 0), arrived[aggregate_id], waiting.get(aggregate_id))
+    gate.apply.sort(key=lambda e: e.sequence)
+    result.held = len(gate.hold)
+    return gate
+
+
+def _sort_out(
+    gate: _Gate,
+    version: int,
+    arrived: dict[int, ProjectedEvent],
+    waiting: dict[int, ProjectedEvent] | None,
+) -> None:
+    """One aggregate: apply from `version` + 1 while the next version is here or held; hold
+    what is left after the gap."""
+    waiting = waiting or {}
+    while True:
+        event, kept = arrived.pop(version + 1, None), waiting.pop(version + 1, None)
+        if kept is not None:  # held before (and maybe delivered again)
+            gate.released.append(kept)
+            if event is None:
+                event = kept
+                with bound_contextvars(**_context(event)):
+                    log.info(
+                        "applying held event %s v%d: the gap filled",
+                        event.aggregate_id,
+                        event.version,
+                    )
+        if event is None:
+            break
+        gate.apply.append(event)
+        gate.last[event.aggregate_id] = event
+        version = event.version
+    for event in sorted(arrived.values(), key=lambda e: e.version):
+        with bound_contextvars(**_context(event)):
+            log.warning(
+                "held event %s v%d of %s: versions %d..%d have not arrived",
+                event.name,
+                event.version,
+                event.aggregate_id,
+                version + 1,
+                event.version - 1,
+            )
+        gate.hold.append(event)
+
+
+def _write_gate(conn: Connection, gate: _Gate) -> None:
+    """Record each aggregate's last version applied, and the held events' comings and goings."""
+    insert_rows(
+        conn,
+        versions,
+        [
+            {"aggregate_id": e.aggregate_id, "version": e.version, "sequence": e.sequence}
+            for _, e in sorted(gate.last.items())
+        ],
+        update_on="aggregate_id",
+    )
+    if gate.released:
+        conn.execute(
+            delete(held).where(
+                tuple_(held.c.aggregate_id, held.c.version)
+                == tuple_(bindparam("aggregate_id"), bindparam("version"))
+            ),
+            [{"aggregate_id": e.aggregate_id, "version": e.version} for e in gate.released],
+        )
+    insert_rows(
+        conn,
+        held,
+        [
+            {
+                "aggregate_id": e.aggregate_id,
+                "version": e.version,
+                "sequence": e.sequence,
+                "event": e.to_json(),
+            }
+            for e in gate.hold
+        ],
+        skip_existing=True,
+    )
+
+
 def _context(event: ProjectedEvent) -> dict[str, object]:
-    """What the lines logged while applying the event name: sequence, plan, task, tenant."""
+    """What the lines logged about the event name: sequence, plan, task, tenant."""
     found: dict[str, object] = {"sequence": event.sequence}
     plan = event.aggregate_id if event.aggregate_type == "Plan" else event.plan_id
     task = event.aggregate_id if event.aggregate_type == "Task" else None
@@ -60,79 +188,6 @@ def _context(event: ProjectedEvent) -> dict[str, object]:
         if value is not None:
             found[key] = value
     return found
-
-
-def _apply_one(conn: Connection, event: ProjectedEvent, result: Applied) -> None:
-    row = conn.execute(
-        select(versions.c.version)
-        .where(versions.c.aggregate_id == event.aggregate_id)
-        .with_for_update()
-    ).first()
-    last = 0 if row is None else row.version
-    if event.version <= last:
-        result.duplicates += 1
-        return
-    if event.version > last + 1:
-        _hold(conn, event, last)
-        result.held += 1
-        return
-    while True:
-        _apply_now(conn, event, result)
-        waiting = conn.execute(
-            delete(held)
-            .where(
-                (held.c.aggregate_id == event.aggregate_id) & (held.c.version == event.version + 1)
-            )
-            .returning(held.c.event)
-        ).first()
-        if waiting is None:
-            return
-        event = ProjectedEvent.from_json(waiting.event)
-        log.info("applying held event %s v%d: the gap filled", event.aggregate_id, event.version)
-
-
-def _apply_now(conn: Connection, event: ProjectedEvent, result: Applied) -> None:
-    for statement in changes(event):
-        conn.execute(statement)
-    conn.execute(
-        insert(versions)
-        .values(aggregate_id=event.aggregate_id, version=event.version, sequence=event.sequence)
-        .on_conflict_do_update(
-            index_elements=[versions.c.aggregate_id],
-            set_={"version": event.version, "sequence": event.sequence},
-        )
-    )
-    result.applied += 1
-    if event.aggregate_type == "Task":
-        row = conn.execute(
-            select(tasks.c.plan_id, tasks.c.tenant_id).where(tasks.c.task_id == event.aggregate_id)
-        ).first()
-        if row is not None:
-            result.plans.add(row.plan_id)
-            result.tenants.add(row.tenant_id)
-    elif event.aggregate_type == "Plan":
-        result.plans.add(event.aggregate_id)
-
-
-def _hold(conn: Connection, event: ProjectedEvent, last: int) -> None:
-    log.warning(
-        "held event %s v%d of %s: versions %d..%d have not arrived",
-        event.name,
-        event.version,
-        event.aggregate_id,
-        last + 1,
-        event.version - 1,
-    )
-    conn.execute(
-        insert(held)
-        .values(
-            aggregate_id=event.aggregate_id,
-            version=event.version,
-            sequence=event.sequence,
-            event=event.to_json(),
-        )
-        .on_conflict_do_nothing()
-    )
 
 
 def held_events(conn: Connection) -> list[tuple[str, int, int]]:

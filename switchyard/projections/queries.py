@@ -140,9 +140,11 @@ def as_seen_by(
     if tenants is None or not found:
         return found
     visible = conn.execute(
-        select(tasks.c.plan_id, *ROLLUP_COLUMNS).where(
+        select(tasks.c.plan_id, *ROLLUP_COLUMNS)
+        .where(
             tasks.c.plan_id.in_([plan.plan_id for plan in found]), tasks.c.tenant_id.in_(tenants)
         )
+        .group_by(tasks.c.plan_id, tasks.c.status)
     ).all()
     by_plan: dict[str, list[Any]] = defaultdict(list)
     for row in visible:

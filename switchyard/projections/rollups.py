@@ -8,113 +8,159 @@ transactions that change tasks of one plan recompute it one after the other.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, func, select
 
 from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
+from switchyard.projections.bulk import insert_rows, update_rows
 from switchyard.projections.tables import audit, plans, tasks, tenants
 
 _FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "ROLLED_BACK", "ROLLBACK_FAILED"})
 _UNFINISHED = frozenset(status.value for status in UNFINISHED)
 _WAITING = frozenset({"CREATED", "QUEUED"})
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 ROLLUP_COLUMNS = (
     tasks.c.status,
-    tasks.c.completed_stages,
-    tasks.c.total_stages,
-    tasks.c.finished_at,
+    func.count().label("tasks"),
+    func.sum(tasks.c.completed_stages).label("stages_done"),
+    func.sum(tasks.c.total_stages).label("stages_total"),
+    func.count(tasks.c.finished_at).label("finished"),
+    func.max(tasks.c.finished_at).label("last_finished"),
 )
-"""The task columns a plan's roll-up is made of."""
+"""What a plan's roll-up is made of, per status of its tasks (grouped by status)."""
 
 
-def recompute_plan(conn: Connection, plan_id: str) -> None:
-    """Lock the plan's row, then set its counts, progress and status from its tasks' rows."""
+def recompute_plans(conn: Connection, plan_ids: Sequence[str]) -> None:
+    """Lock the plans' rows (in the order given), then set each one's counts, progress and
+    status from its tasks' rows, all in a few statements."""
+    if not plan_ids:
+        return
     stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
-    conn.execute(
-        insert(plans)
-        .values(plan_id=plan_id, stages_done=0, stages_total=0, **stub)
-        .on_conflict_do_nothing()
+    insert_rows(
+        conn,
+        plans,
+        [{"plan_id": p, "stages_done": 0, "stages_total": 0, **stub} for p in plan_ids],
+        skip_existing=True,
     )
-    conn.execute(select(plans.c.plan_id).where(plans.c.plan_id == plan_id).with_for_update())
-    rows = conn.execute(select(*ROLLUP_COLUMNS).where(tasks.c.plan_id == plan_id)).all()
-    conn.execute(plans.update().where(plans.c.plan_id == plan_id).values(**rollup(rows)))
+    conn.execute(
+        select(plans.c.plan_id)
+        .where(plans.c.plan_id.in_(plan_ids))
+        .order_by(plans.c.plan_id)
+        .with_for_update()
+    )
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for group in conn.execute(
+        select(tasks.c.plan_id, *ROLLUP_COLUMNS)
+        .where(tasks.c.plan_id.in_(plan_ids))
+        .group_by(tasks.c.plan_id, tasks.c.status)
+    ):
+        groups[group.plan_id].append(group)
+    update_rows(
+        conn,
+        plans,
+        ("plan_id",),
+        [{"plan_id": plan_id, **rollup(groups[plan_id])} for plan_id in plan_ids],
+    )
 
 
-def rollup(rows: Sequence[Any]) -> dict[str, Any]:
-    """A plan's status, counts by status, progress and end, from its tasks' rows (all of
-    them, or those one reader may see); the rows hold `ROLLUP_COLUMNS`."""
-    counts = Counter(row.status for row in rows)
-    finished = [r.finished_at for r in rows if r.status in _FINISHED and r.finished_at]
-    done = bool(rows) and len(finished) == len(rows)
+def rollup(groups: Sequence[Any]) -> dict[str, Any]:
+    """A plan's status, counts by status, progress and end, from its tasks' rows grouped by
+    status (all of them, or those one reader may see); the groups hold `ROLLUP_COLUMNS`."""
+    counts = {group.status: group.tasks for group in sorted(groups, key=lambda g: g.status)}
+    total = sum(counts.values())
+    done = total > 0 and all(
+        group.status in _FINISHED and group.finished == group.tasks for group in groups
+    )
     return {
-        "status": derive_plan_status(TaskStatus(s) for s in counts.elements())
-        if rows
+        "status": derive_plan_status(
+            Counter({TaskStatus(s): n for s, n in counts.items()}).elements()
+        )
+        if total
         else "QUEUED",
-        "task_counts": dict(sorted(counts.items())),
-        "tasks_total": len(rows),
-        "stages_done": sum(row.completed_stages for row in rows),
-        "stages_total": sum(row.total_stages for row in rows),
-        "finished_at": max(finished) if done else None,
+        "task_counts": counts,
+        "tasks_total": total,
+        "stages_done": sum(int(group.stages_done) for group in groups),
+        "stages_total": sum(int(group.stages_total) for group in groups),
+        "finished_at": max(group.last_finished for group in groups) if done else None,
     }
 
 
-def recompute_tenant(conn: Connection, tenant_id: str) -> None:
-    """Lock the tenant's row, then set its version and latest task from its tasks' rows,
-    and what each of its waiting tasks waits for."""
-    conn.execute(insert(tenants).values(tenant_id=tenant_id).on_conflict_do_nothing())
+def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
+    """Lock the tenants' rows (in the order given), then set each one's version and latest
+    task from its tasks' rows, and what each of its waiting tasks waits for."""
+    if not tenant_ids:
+        return
+    insert_rows(conn, tenants, [{"tenant_id": t} for t in tenant_ids], skip_existing=True)
     conn.execute(
-        select(tenants.c.tenant_id).where(tenants.c.tenant_id == tenant_id).with_for_update()
+        select(tenants.c.tenant_id)
+        .where(tenants.c.tenant_id.in_(tenant_ids))
+        .order_by(tenants.c.tenant_id)
+        .with_for_update()
     )
-    mine = tasks.c.tenant_id == tenant_id
-    latest = conn.execute(
-        select(tasks).where(mine).order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc())
-    ).first()
-    switched = conn.execute(
-        select(tasks)
-        .where(mine & (tasks.c.status == "COMPLETED"))
-        .order_by(tasks.c.finished_at.desc(), tasks.c.task_id.desc())
-    ).first()
-    conn.execute(
-        tenants.update()
-        .where(tenants.c.tenant_id == tenant_id)
-        .values(
-            service_type=None if latest is None else latest.service_type,
-            latest_task=None if latest is None else latest.task_id,
-            latest_task_status=None if latest is None else latest.status,
-            version=None if switched is None else switched.target_version,
-            switched_by_task=None if switched is None else switched.task_id,
+    by_tenant: dict[str, list[Any]] = defaultdict(list)
+    for row in conn.execute(
+        select(
+            tasks.c.task_id,
+            tasks.c.tenant_id,
+            tasks.c.status,
+            tasks.c.service_type,
+            tasks.c.target_version,
+            tasks.c.created_at,
+            tasks.c.finished_at,
+            tasks.c.waiting_for,
+            audit.c.sequence.label("recorded"),
         )
+        .outerjoin(audit, (audit.c.aggregate_id == tasks.c.task_id) & (audit.c.version == 1))
+        .where(tasks.c.tenant_id.in_(tenant_ids))
+    ):
+        by_tenant[row.tenant_id].append(row)
+    summaries, waits = [], []
+    for tenant_id in tenant_ids:
+        mine = by_tenant[tenant_id]
+        summaries.append({"tenant_id": tenant_id, **_summary(mine)})
+        waits += _waits(mine)
+    update_rows(conn, tenants, ("tenant_id",), summaries)
+    update_rows(conn, tasks, ("task_id",), waits)
+
+
+def _summary(rows: Sequence[Any]) -> dict[str, Any]:
+    """A tenant's service type and latest task (the newest created), and the version its
+    newest completed task switched it to."""
+    latest = max(rows, key=lambda r: (r.created_at, r.task_id), default=None)
+    switched = max(
+        (r for r in rows if r.status == "COMPLETED"),
+        key=lambda r: (r.finished_at is None, r.finished_at or _EARLIEST, r.task_id),
+        default=None,
     )
-    _set_waiting_for(conn, tenant_id)
+    return {
+        "service_type": None if latest is None else latest.service_type,
+        "latest_task": None if latest is None else latest.task_id,
+        "latest_task_status": None if latest is None else latest.status,
+        "version": None if switched is None else switched.target_version,
+        "switched_by_task": None if switched is None else switched.task_id,
+    }
 
 
-def _set_waiting_for(conn: Connection, tenant_id: str) -> None:
-    """Each waiting task of the tenant waits for the nearest older unfinished one.
+def _waits(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each waiting task of a tenant waits for the nearest older unfinished one: the
+    changes to make, as update parameters.
 
     Tasks are in the order they were recorded: by the sequence of their first event,
     which is the order of their plans (`application.tenant_order`).
     """
-    recorded = (
-        select(audit.c.sequence)
-        .where((audit.c.aggregate_id == tasks.c.task_id) & (audit.c.version == 1))
-        .scalar_subquery()
-    )
-    rows = conn.execute(
-        select(tasks.c.task_id, tasks.c.status, tasks.c.waiting_for)
-        .where(tasks.c.tenant_id == tenant_id)
-        .order_by(recorded, tasks.c.task_id)
-    ).all()
+    ordered = sorted(rows, key=lambda r: (r.recorded is None, r.recorded or 0, r.task_id))
     unfinished: str | None = None
-    for row in rows:
+    changed = []
+    for row in ordered:
         waits_for = unfinished if row.status in _WAITING else None
         if waits_for != row.waiting_for:
-            conn.execute(
-                tasks.update().where(tasks.c.task_id == row.task_id).values(waiting_for=waits_for)
-            )
+            changed.append({"task_id": row.task_id, "waiting_for": waits_for})
         if row.status in _UNFINISHED:
             unfinished = row.task_id
+    return changed
