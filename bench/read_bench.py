@@ -17,15 +17,17 @@ Three parts (issue 11), each printed with its target:
   is printed apart, and `freshness.wait_for` then checks the read tables reflect the
   last event. Target: projector rate >= 0.5 x the relay's (medians of `--rounds`; one
   by default, as a projector round of 100,000 events takes minutes on a small machine).
-- lag: in the last round, relay and projector caught up, relay_bench's paced writer
-  creates plans of 2 tenants (9 events a save) at `--rate` events/s for `--seconds`;
-  each event's commit time is taken right after its save returns. A watcher thread
-  reads every millisecond the audit rows (one per event, committed with the event's
-  other rows) above the lowest sequence it has not seen yet, and notes when each
-  first appears. So the lag includes the relay's wake-up (NOTIFY), read, publish and
-  broker ack, the projector's fetch and transaction, and up to the 1 ms poll and its
-  query; writer, relay, projector and watcher share one process (and its GIL), which
-  overstates it. Target: p99 < 200 ms at 500 events/s.
+- lag: in the last round, relay and projector caught up, the in-thread ones stop and
+  `switchyard relay` and `switchyard projector` start in processes of their own, as
+  they are deployed (each continues from its stored position); once a first plan has
+  gone through them, relay_bench's paced writer creates plans of 2 tenants (9 events a
+  save) at `--rate` events/s for `--seconds`; each event's commit time is taken right
+  after its save returns. A watcher thread reads every millisecond the audit rows (one
+  per event, committed with the event's other rows) above the lowest sequence it has
+  not seen yet, and notes when each first appears. So the lag includes the relay's
+  wake-up (NOTIFY), read, publish and broker ack, the projector's fetch and
+  transaction, and up to the 1 ms poll and its query. Target: p99 < 200 ms at 500
+  events/s.
 - queries: another fresh database's read tables are filled directly by COPY, not by
   the projector: `--plans` plans, one of them of `--tenants` (50,000) tasks, partly
   done; the tasks' rows; a row per tenant; and `--audit-rows` (1,000,000) audit rows in
@@ -50,8 +52,13 @@ if set, else a throwaway embedded (memory-only) tansu broker.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -200,9 +207,42 @@ class Watcher:
             time.sleep(0.01)
 
 
+@contextmanager
+def role_processes(
+    url: str, servers: str, topic: str, group: str, partitions: int
+) -> Iterator[None]:
+    """`switchyard relay` and `switchyard projector` in processes of their own on the round's
+    database, topic and group (each continues from its stored position), stopped on exit."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "KAFKA_BOOTSTRAP_SERVERS": servers,
+        "SWITCHYARD_KAFKA_TOPIC": topic,
+        "SWITCHYARD_KAFKA_PARTITIONS": str(partitions),
+        "SWITCHYARD_PROJECTOR_GROUP": group,
+    }
+    with tempfile.TemporaryDirectory(prefix="read-bench-") as data:
+        env["SWITCHYARD_DATA_DIR"] = data
+        command = [sys.executable, "-c", "from switchyard.adapters.cli.main import run; run()"]
+        roles = [
+            subprocess.Popen([*command, role], env=env, stdout=subprocess.DEVNULL)
+            for role in ("relay", "projector")
+        ]
+        try:
+            yield
+        finally:
+            for role in roles:
+                role.send_signal(signal.SIGINT)
+            for role in roles:
+                role.wait(60)
+
+
 def lags_ms(app: Any, url: str, args: argparse.Namespace) -> tuple[list[float], float]:
-    """Commit-to-applied lags (ms) of events written at `args.rate`; and the rate achieved."""
+    """Commit-to-applied lags (ms) of events written at `args.rate`, once a first plan has gone
+    through the relay and projector processes; and the rate achieved."""
     with Watcher(url, app.recorder.max_notification_id() or 0) as watcher:
+        app.create_plan(plan_request("probe", args.load_tenants), "cli:bench")
+        watcher.wait_for(app.recorder.max_notification_id() or 0, timeout=120)
         started = time.monotonic()
         commits = write_paced(app, args.load_tenants, args.rate, args.seconds)
         achieved = len(commits) / (time.monotonic() - started)
@@ -279,8 +319,9 @@ def projector_round(
             figures.projector.append(timing)
             if not wait_for(engine, topic, figures.events, 30).fresh:
                 raise SystemExit("the read tables do not reflect the last event")
-            if last:
-                figures.lags, figures.achieved = lags_ms(app, url, args)
+    if last:  # the relay and the projector as `switchyard relay` and `projector` run them
+        with role_processes(url, servers, topic, f"bench-{name}", args.partitions):
+            figures.lags, figures.achieved = lags_ms(app, url, args)
 
 
 # -- generated read tables ---------------------------------------------------------------

@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     api_sse_poll_seconds: float = Field(default=0.5, gt=0)
     api_idempotency_hours: float = Field(default=24.0, gt=0)
     projector_batch_size: int = Field(default=1000, ge=1)
+    projector_fetch_wait_ms: int = Field(default=25, ge=0)
     read_wait_seconds: float = Field(default=10.0, ge=0)
     metrics_host: str = "127.0.0.1"
     scheduler_metrics_port: int = Field(default=9101, ge=0, le=65535)

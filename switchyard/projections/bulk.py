@@ -49,6 +49,18 @@ def insert_rows(
     conn.execute(statement, list(rows))
 
 
+def lock_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:
+    """Lock the rows with the keys of `rows`, in the order given, inserting `rows` whose key
+    is not there yet (an upsert that sets the key to itself: one statement per row, but
+    no round trip each)."""
+    if rows:
+        statement = insert(table)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[table.c[key]], set_={key: statement.excluded[key]}
+        )
+        conn.execute(upsert, list(rows))
+
+
 def update_rows(conn: Connection, table: Table, key: Sequence[str], rows: Sequence[Row]) -> None:
     """Set the columns of `rows` (every one with the same columns, `key` among them) on the
     rows with their key."""

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
-from switchyard.projections.bulk import insert_rows, update_rows
+from switchyard.projections.bulk import lock_rows, update_rows
 from switchyard.projections.tables import audit, plans, tasks, tenants
 
 _FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "ROLLED_BACK", "ROLLBACK_FAILED"})
@@ -42,17 +42,11 @@ def recompute_plans(conn: Connection, plan_ids: Sequence[str]) -> None:
     if not plan_ids:
         return
     stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
-    insert_rows(
+    lock_rows(
         conn,
         plans,
+        "plan_id",
         [{"plan_id": p, "stages_done": 0, "stages_total": 0, **stub} for p in plan_ids],
-        skip_existing=True,
-    )
-    conn.execute(
-        select(plans.c.plan_id)
-        .where(plans.c.plan_id.in_(plan_ids))
-        .order_by(plans.c.plan_id)
-        .with_for_update()
     )
     groups: dict[str, list[Any]] = defaultdict(list)
     for group in conn.execute(
@@ -96,13 +90,7 @@ def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
     task from its tasks' rows, and what each of its waiting tasks waits for."""
     if not tenant_ids:
         return
-    insert_rows(conn, tenants, [{"tenant_id": t} for t in tenant_ids], skip_existing=True)
-    conn.execute(
-        select(tenants.c.tenant_id)
-        .where(tenants.c.tenant_id.in_(tenant_ids))
-        .order_by(tenants.c.tenant_id)
-        .with_for_update()
-    )
+    lock_rows(conn, tenants, "tenant_id", [{"tenant_id": t} for t in tenant_ids])
     by_tenant: dict[str, list[Any]] = defaultdict(list)
     for row in conn.execute(
         select(

@@ -18,6 +18,7 @@ class ProjectorConfig:
     replication_factor: int = 1
     max_batch: int = 1000
     poll_ms: int = 200
+    fetch_wait_ms: int = 25
     retry_seconds: float = 1.0
     request_timeout_ms: int = 30_000
 
@@ -31,5 +32,6 @@ class ProjectorConfig:
             partitions=settings.kafka_partitions,
             replication_factor=settings.kafka_replication_factor,
             max_batch=settings.projector_batch_size,
+            fetch_wait_ms=settings.projector_fetch_wait_ms,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )

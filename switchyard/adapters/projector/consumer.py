@@ -76,6 +76,7 @@ class Projector:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=5_000,
+            fetch_max_wait_ms=config.fetch_wait_ms,
             request_timeout_ms=config.request_timeout_ms,
         )
         await consumer.start()
