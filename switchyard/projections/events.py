@@ -7,7 +7,7 @@ rebuild from the event store feed the same handlers.
 
 from __future__ import annotations
 
-import json
+import orjson
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -54,7 +54,7 @@ def from_message(headers: Sequence[tuple[str, bytes]], value: bytes) -> Projecte
         aggregate_id=found["ce_aggregateid"],
         version=int(found["ce_aggregateversion"]),
         name=name,
-        payload=json.loads(value),
+        payload=orjson.loads(value),
         tenant_id=found.get("ce_tenantid"),
         plan_id=found.get("ce_planid"),
         actor=found.get("ce_actor"),

@@ -136,6 +136,7 @@ audit = Table(
     Index("switchyard_read_audit_actor", "actor", "sequence"),
     Index("switchyard_read_audit_time", "time"),
     Index("switchyard_read_audit_type", "event_type", "sequence"),
+    Index("switchyard_read_audit_kind", "aggregate_type", "event_type", "sequence"),
 )
 """One row per event: who did what to which aggregate, and when."""
 

@@ -367,3 +367,13 @@ def test_every_querys_plan_uses_an_index(history: tuple[Engine, History], conn: 
     assert not unindexed, "\n\n".join(f"{name}:\n{plan}" for name, plan in unindexed.items())
     blocked = [plan for name, plan in plans.items() if WHOLE_TENANTS_TABLE.match(name)]
     assert all("switchyard_read_tasks_waiting" in plan for plan in blocked)
+
+
+@pytest.mark.parametrize("type", ["Plan.Created", "TenantTasks.Registered"])
+def test_one_aggregates_event_type_is_read_from_its_own_index(
+    history: tuple[Engine, History], conn: Connection, type: str
+) -> None:
+    """Not from the index by event type, which holds every aggregate's events of the type."""
+    for oldest_first in (False, True):
+        plan = plan_of(conn, audit_query(type=type, oldest_first=oldest_first))
+        assert "switchyard_read_audit_kind" in plan, plan
