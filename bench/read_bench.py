@@ -18,18 +18,18 @@ Three parts (issue 11), each printed with its target:
   last event. Target: projector rate >= 0.5 x the relay's (medians of `--rounds`; one
   by default, as a projector round of 100,000 events takes minutes on a small machine).
 - lag: in the last round, relay and projector caught up, the in-thread ones stop and
-  `switchyard relay` and `switchyard projector` start in processes of their own, as
-  they are deployed (each continues from its stored position), after a VACUUM ANALYZE
-  and a CHECKPOINT (what autovacuum and the checkpointer do after the backlog's
-  100,000 events would otherwise run during the timing); once a first plan has
-  gone through them, relay_bench's paced writer creates plans of 2 tenants (9 events a
-  save) at `--rate` events/s for `--seconds`; each event's commit time is taken right
-  after its save returns. A watcher thread reads every millisecond the audit rows (one
-  per event, committed with the event's other rows) above the lowest sequence it has
-  not seen yet, and notes when each first appears. So the lag includes the relay's
-  wake-up (NOTIFY), read, publish and broker ack, the projector's fetch and
-  transaction, and up to the 1 ms poll and its query. Target: p99 < 200 ms at 500
-  events/s.
+  `switchyard relay` and `switchyard projector` start in processes of their own, as they
+  are deployed (each continues from its position stored in PostgreSQL; the projector in
+  a group of its own, which no stopped member has to time out of), after a VACUUM
+  ANALYZE and a CHECKPOINT (what autovacuum and the checkpointer do after the backlog's
+  100,000 events would otherwise run during the timing); once a first plan has gone
+  through them, relay_bench's paced writer creates plans of 2 tenants (9 events a save)
+  at `--rate` events/s for `--seconds`; each event's commit time is taken right after
+  its save returns. A watcher thread reads every millisecond the audit rows (one per
+  event, committed with the event's other rows) above the lowest sequence it has not
+  seen yet, and notes when each first appears. So the lag includes the relay's wake-up
+  (NOTIFY), read, publish and broker ack, the projector's fetch and transaction, and up
+  to the 1 ms poll and its query. Target: p99 < 200 ms at 500 events/s.
 - queries: another fresh database's read tables are filled directly by COPY, not by
   the projector: `--plans` plans, one of them of `--tenants` (50,000) tasks, partly
   done; the tasks' rows; a row per tenant; and `--audit-rows` (1,000,000) audit rows in
@@ -332,7 +332,7 @@ def projector_round(
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
             conn.execute("CHECKPOINT")
-        with role_processes(url, servers, topic, f"bench-{name}", args.partitions):
+        with role_processes(url, servers, topic, f"bench-{name}-roles", args.partitions):
             figures.lags, figures.achieved = lags_ms(app, url, args)
 
 

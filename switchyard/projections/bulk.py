@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from psycopg import sql
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 Row = dict[str, Any]
@@ -49,16 +49,28 @@ def insert_rows(
     conn.execute(statement, list(rows))
 
 
-def lock_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:
-    """Lock the rows with the keys of `rows`, in the order given, inserting `rows` whose key
-    is not there yet (an upsert that sets the key to itself: one statement per row, but
-    no round trip each)."""
-    if rows:
-        statement = insert(table)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[table.c[key]], set_={key: statement.excluded[key]}
-        )
-        conn.execute(upsert, list(rows))
+def lock_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> dict[Any, Row]:
+    """Lock the rows with the keys of `rows`, in key order, first inserting those of `rows`
+    whose key is not there yet; the locked rows as they are, by key.
+
+    A lock by SELECT ... FOR UPDATE writes no new row version, as an upsert would.
+    """
+    if not rows:
+        return {}
+    insert_rows(conn, table, sorted(rows, key=lambda row: row[key]), skip_existing=True)
+    column = table.c[key]
+    locked = conn.execute(
+        select(table)
+        .where(column.in_(sorted(row[key] for row in rows)))
+        .order_by(column)
+        .with_for_update()
+    )
+    return {found[key]: found for found in (dict(row._mapping) for row in locked)}
+
+
+def changed(current: dict[Any, Row], key: str, rows: Sequence[Row]) -> list[Row]:
+    """The rows of `rows` that differ from the current row with their key."""
+    return [row for row in rows if any(current[row[key]].get(n) != v for n, v in row.items())]
 
 
 def update_rows(conn: Connection, table: Table, key: Sequence[str], rows: Sequence[Row]) -> None:

@@ -7,11 +7,12 @@ rebuild from the event store feed the same handlers.
 
 from __future__ import annotations
 
-import orjson
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)

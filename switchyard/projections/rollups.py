@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
-from switchyard.projections.bulk import lock_rows, update_rows
+from switchyard.projections.bulk import changed, lock_rows, update_rows
 from switchyard.projections.tables import audit, plans, tasks, tenants
 
 _FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "ROLLED_BACK", "ROLLBACK_FAILED"})
@@ -37,12 +37,12 @@ ROLLUP_COLUMNS = (
 
 
 def recompute_plans(conn: Connection, plan_ids: Sequence[str]) -> None:
-    """Lock the plans' rows (in the order given), then set each one's counts, progress and
+    """Lock the plans' rows (in key order), then set each one's counts, progress and
     status from its tasks' rows, all in a few statements."""
     if not plan_ids:
         return
     stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
-    lock_rows(
+    current = lock_rows(
         conn,
         plans,
         "plan_id",
@@ -55,12 +55,8 @@ def recompute_plans(conn: Connection, plan_ids: Sequence[str]) -> None:
         .group_by(tasks.c.plan_id, tasks.c.status)
     ):
         groups[group.plan_id].append(group)
-    update_rows(
-        conn,
-        plans,
-        ("plan_id",),
-        [{"plan_id": plan_id, **rollup(groups[plan_id])} for plan_id in plan_ids],
-    )
+    rollups = [{"plan_id": plan_id, **rollup(groups[plan_id])} for plan_id in plan_ids]
+    update_rows(conn, plans, ("plan_id",), changed(current, "plan_id", rollups))
 
 
 def rollup(groups: Sequence[Any]) -> dict[str, Any]:
@@ -86,12 +82,17 @@ def rollup(groups: Sequence[Any]) -> dict[str, Any]:
 
 
 def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
-    """Lock the tenants' rows (in the order given), then set each one's version and latest
+    """Lock the tenants' rows (in key order), then set each one's version and latest
     task from its tasks' rows, and what each of its waiting tasks waits for."""
     if not tenant_ids:
         return
-    lock_rows(conn, tenants, "tenant_id", [{"tenant_id": t} for t in tenant_ids])
+    current = lock_rows(conn, tenants, "tenant_id", [{"tenant_id": t} for t in tenant_ids])
     by_tenant: dict[str, list[Any]] = defaultdict(list)
+    recorded = (  # per task, a subquery on its own audit rows' index; a join hashes them all
+        select(audit.c.sequence)
+        .where((audit.c.aggregate_id == tasks.c.task_id) & (audit.c.version == 1))
+        .scalar_subquery()
+    )
     for row in conn.execute(
         select(
             tasks.c.task_id,
@@ -102,10 +103,8 @@ def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
             tasks.c.created_at,
             tasks.c.finished_at,
             tasks.c.waiting_for,
-            audit.c.sequence.label("recorded"),
-        )
-        .outerjoin(audit, (audit.c.aggregate_id == tasks.c.task_id) & (audit.c.version == 1))
-        .where(tasks.c.tenant_id.in_(tenant_ids))
+            recorded.label("recorded"),
+        ).where(tasks.c.tenant_id.in_(tenant_ids))
     ):
         by_tenant[row.tenant_id].append(row)
     summaries, waits = [], []
@@ -113,7 +112,7 @@ def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
         mine = by_tenant[tenant_id]
         summaries.append({"tenant_id": tenant_id, **_summary(mine)})
         waits += _waits(mine)
-    update_rows(conn, tenants, ("tenant_id",), summaries)
+    update_rows(conn, tenants, ("tenant_id",), changed(current, "tenant_id", summaries))
     update_rows(conn, tasks, ("task_id",), waits)
 
 
