@@ -22,9 +22,9 @@ from sqlalchemy import Connection, bindparam, delete, select, tuple_
 from structlog.contextvars import bound_contextvars
 
 from switchyard.projections.batch import RowChanges
-from switchyard.projections.bulk import insert_rows
+from switchyard.projections.bulk import among, insert_rows, pipelined
 from switchyard.projections.events import ProjectedEvent
-from switchyard.projections.rollups import recompute_plans, recompute_tenants
+from switchyard.projections.rollups import recompute
 from switchyard.projections.tables import held, versions
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,14 @@ def apply_events(conn: Connection, events: Iterable[ProjectedEvent]) -> Applied:
             task = changes.tasks[event.aggregate_id]
             result.plans.add(task["plan_id"])
             result.tenants.add(task["tenant_id"])
-    changes.write()
-    _write_gate(conn, gate)
+    changes.write_audit()
+    with pipelined(conn):  # writes only: no round trip each
+        changes.write()
+        _write_gate(conn, gate)
+    rollups = recompute(conn, sorted(result.plans), sorted(result.tenants))
+    with pipelined(conn):
+        rollups.write(conn)
     result.applied = len(gate.apply)
-    recompute_plans(conn, sorted(result.plans))
-    recompute_tenants(conn, sorted(result.tenants))
     return result
 
 
@@ -81,13 +84,13 @@ def _gate(conn: Connection, batch: list[ProjectedEvent], result: Applied) -> _Ga
     last = dict(
         conn.execute(
             select(versions.c.aggregate_id, versions.c.version)
-            .where(versions.c.aggregate_id.in_(ids))
+            .where(among(versions.c.aggregate_id, ids))
             .order_by(versions.c.aggregate_id)
             .with_for_update()
         ).all()
     )
     waiting: dict[str, dict[int, ProjectedEvent]] = {}
-    for row in conn.execute(select(held.c.event).where(held.c.aggregate_id.in_(ids))):
+    for row in conn.execute(select(held.c.event).where(among(held.c.aggregate_id, ids))):
         event = ProjectedEvent.from_json(row.event)
         waiting.setdefault(event.aggregate_id, {})[event.version] = event
     arrived: dict[str, dict[int, ProjectedEvent]] = {}

@@ -19,7 +19,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from switchyard.projections.bulk import Row, copy_rows, insert_rows, update_rows
+from switchyard.projections.bulk import (
+    Row,
+    among,
+    copy_rows,
+    insert_rows,
+    update_rows,
+)
 from switchyard.projections.events import ProjectedEvent
 from switchyard.projections.handlers import (
     STAGE_EVENTS,
@@ -77,10 +83,14 @@ class RowChanges:
             event.time, self._last_time.get(event.aggregate_id, event.time)
         )
 
+    def write_audit(self) -> None:
+        """Append the audit rows (by COPY: new, as each event is applied once)."""
+        copy_rows(self._conn, audit, self._audit)
+
     def write(self) -> None:
-        """Write every change: audit rows, plans, tenants, tasks, then stage runs."""
+        """Write every other change: plans, tenants, tasks, then stage runs (nothing read:
+        they may be pipelined)."""
         conn = self._conn
-        copy_rows(conn, audit, self._audit)  # new: each event is applied once
         insert_rows(
             conn,
             plans,
@@ -150,7 +160,7 @@ CREATED_PLAN = ("name", "max_concurrency", "created_by", "created_at")
 def _rows(conn: Connection, table: Any, key: Any, ids: set[str]) -> list[Row]:
     if not ids:
         return []
-    return [dict(r._mapping) for r in conn.execute(select(table).where(key.in_(sorted(ids))))]
+    return [dict(r._mapping) for r in conn.execute(select(table).where(among(key, ids)))]
 
 
 def _last_times(conn: Connection, ids: set[str]) -> dict[str, datetime]:
@@ -159,7 +169,7 @@ def _last_times(conn: Connection, ids: set[str]) -> dict[str, datetime]:
         return {}
     found = conn.execute(
         select(audit.c.aggregate_id, func.max(audit.c.time))
-        .where(audit.c.aggregate_id.in_(sorted(ids)))
+        .where(among(audit.c.aggregate_id, ids))
         .group_by(audit.c.aggregate_id)
     ).all()
     return {aggregate_id: time for aggregate_id, time in found}

@@ -10,13 +10,25 @@ from that map too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import sql
-from sqlalchemy import Connection, Table, bindparam, select
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Table,
+    any_,
+    bindparam,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 
 Row = dict[str, Any]
 """One row's columns by name."""
@@ -36,36 +48,55 @@ def insert_rows(
     column): such a row's columns `updated` (by default all the others) overwrite
     the existing row's instead.
     """
-    if not rows:
-        return
+    if rows:
+        updating = None if update_on is None else tuple(n for n in updated or rows[0])
+        conn.execute(_insert(table, skip_existing, update_on, updating), list(rows))
+
+
+@cache
+def _insert(
+    table: Table, skip_existing: bool, update_on: str | None, updated: tuple[str, ...] | None
+) -> Executable:
+    """The INSERT statement, built once per shape (building an upsert's `excluded` alias
+    costs more than executing it for a few rows)."""
     statement = insert(table)
-    if update_on is not None:
-        statement = statement.on_conflict_do_update(
+    if update_on is not None and updated is not None:
+        return statement.on_conflict_do_update(
             index_elements=[table.c[update_on]],
-            set_={n: statement.excluded[n] for n in updated or rows[0] if n != update_on},
+            set_={n: statement.excluded[n] for n in updated if n != update_on},
         )
-    elif skip_existing:
-        statement = statement.on_conflict_do_nothing()
-    conn.execute(statement, list(rows))
+    return statement.on_conflict_do_nothing() if skip_existing else statement
 
 
 def lock_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> dict[Any, Row]:
-    """Lock the rows with the keys of `rows`, in key order, first inserting those of `rows`
-    whose key is not there yet; the locked rows as they are, by key.
+    """Lock the rows with the keys of `rows`, in key order, inserting those of `rows` whose
+    key is not there yet; the locked rows as they are, by key.
 
-    A lock by SELECT ... FOR UPDATE writes no new row version, as an upsert would.
+    A lock by SELECT ... FOR UPDATE writes no new row version, as an upsert would; the
+    rows are nearly always there already, so the insert is nearly never needed.
     """
-    if not rows:
+    found = _locked(conn, table, key, [row[key] for row in rows])
+    missing = sorted((row for row in rows if row[key] not in found), key=lambda row: row[key])
+    if missing:
+        insert_rows(conn, table, missing, skip_existing=True)
+        found.update(_locked(conn, table, key, [row[key] for row in missing]))
+    return found
+
+
+def _locked(conn: Connection, table: Table, key: str, keys: Sequence[Any]) -> dict[Any, Row]:
+    if not keys:
         return {}
-    insert_rows(conn, table, sorted(rows, key=lambda row: row[key]), skip_existing=True)
     column = table.c[key]
     locked = conn.execute(
-        select(table)
-        .where(column.in_(sorted(row[key] for row in rows)))
-        .order_by(column)
-        .with_for_update()
+        select(table).where(among(column, keys)).order_by(column).with_for_update()
     )
     return {found[key]: found for found in (dict(row._mapping) for row in locked)}
+
+
+def among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one statement text whatever the number of values, so
+    PostgreSQL plans it once (an IN list is a new statement for each length)."""
+    return column == any_(literal(sorted(set(values)), ARRAY(column.type)))
 
 
 def changed(current: dict[Any, Row], key: str, rows: Sequence[Row]) -> list[Row]:
@@ -76,12 +107,15 @@ def changed(current: dict[Any, Row], key: str, rows: Sequence[Row]) -> list[Row]
 def update_rows(conn: Connection, table: Table, key: Sequence[str], rows: Sequence[Row]) -> None:
     """Set the columns of `rows` (every one with the same columns, `key` among them) on the
     rows with their key."""
-    if not rows:
-        return
-    where = [table.c[k] == bindparam(f"key_{k}") for k in key]
-    conn.execute(
-        table.update().where(*where), [{**row, **{f"key_{k}": row[k] for k in key}} for row in rows]
-    )
+    if rows:
+        params = [{**row, **{f"key_{k}": row[k] for k in key}} for row in rows]
+        conn.execute(_update(table, tuple(key)), params)
+
+
+@cache
+def _update(table: Table, key: tuple[str, ...]) -> Executable:
+    """The UPDATE by key, its values bound per row; built once per table and key."""
+    return table.update().where(*(table.c[k] == bindparam(f"key_{k}") for k in key))
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
@@ -97,9 +131,22 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         name, sql.SQL(", ").join(map(sql.Identifier, names))
     )
-    driver = conn.connection.driver_connection
-    if driver is None:  # never so for a connection checked out of the pool
-        raise RuntimeError("the connection has no psycopg connection to COPY on")
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+    with _driver(conn).cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([orjson.dumps(row[n]).decode() if n in json else row[n] for n in names])
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Statements on `conn` sent without waiting for each one's answer (psycopg's pipeline
+    mode): for writes, whose answers nothing reads; they, and any error, come at the end
+    (or at a read, which waits for them). COPY cannot run in a pipeline."""
+    with _driver(conn).pipeline():
+        yield
+
+
+def _driver(conn: Connection) -> psycopg.Connection[Any]:
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):  # always one, out of the pool
+        raise TypeError(f"not a psycopg connection: {driver!r}")
+    return driver

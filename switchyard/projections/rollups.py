@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from switchyard.domain.status import UNFINISHED, TaskStatus, derive_plan_status
-from switchyard.projections.bulk import changed, lock_rows, update_rows
+from switchyard.projections.bulk import Row, among, changed, lock_rows, update_rows
 from switchyard.projections.tables import audit, plans, tasks, tenants
 
 _FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "ROLLED_BACK", "ROLLBACK_FAILED"})
@@ -36,11 +37,35 @@ ROLLUP_COLUMNS = (
 """What a plan's roll-up is made of, per status of its tasks (grouped by status)."""
 
 
-def recompute_plans(conn: Connection, plan_ids: Sequence[str]) -> None:
-    """Lock the plans' rows (in key order), then set each one's counts, progress and
-    status from its tasks' rows, all in a few statements."""
-    if not plan_ids:
-        return
+@dataclass
+class Rollups:
+    """The roll-ups that changed, to write: plans' rows, tenants' rows, tasks' waits."""
+
+    plans: list[Row] = field(default_factory=list)
+    tenants: list[Row] = field(default_factory=list)
+    waits: list[Row] = field(default_factory=list)
+
+    def write(self, conn: Connection) -> None:
+        """Write them (no statement reads anything: they may be pipelined)."""
+        update_rows(conn, plans, ("plan_id",), self.plans)
+        update_rows(conn, tenants, ("tenant_id",), self.tenants)
+        update_rows(conn, tasks, ("task_id",), self.waits)
+
+
+def recompute(conn: Connection, plan_ids: Sequence[str], tenant_ids: Sequence[str]) -> Rollups:
+    """Lock the plans' rows, then the tenants' (each in key order), and recompute their
+    roll-ups from their tasks' rows; what changed."""
+    found = Rollups()
+    if plan_ids:
+        found.plans = _plans(conn, plan_ids)
+    if tenant_ids:
+        found.tenants, found.waits = _tenants(conn, tenant_ids)
+    return found
+
+
+def _plans(conn: Connection, plan_ids: Sequence[str]) -> list[Row]:
+    """Lock the plans' rows; each one's counts, progress and status from its tasks' rows,
+    where they changed."""
     stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
     current = lock_rows(
         conn,
@@ -51,12 +76,12 @@ def recompute_plans(conn: Connection, plan_ids: Sequence[str]) -> None:
     groups: dict[str, list[Any]] = defaultdict(list)
     for group in conn.execute(
         select(tasks.c.plan_id, *ROLLUP_COLUMNS)
-        .where(tasks.c.plan_id.in_(plan_ids))
+        .where(among(tasks.c.plan_id, plan_ids))
         .group_by(tasks.c.plan_id, tasks.c.status)
     ):
         groups[group.plan_id].append(group)
     rollups = [{"plan_id": plan_id, **rollup(groups[plan_id])} for plan_id in plan_ids]
-    update_rows(conn, plans, ("plan_id",), changed(current, "plan_id", rollups))
+    return changed(current, "plan_id", rollups)
 
 
 def rollup(groups: Sequence[Any]) -> dict[str, Any]:
@@ -81,11 +106,9 @@ def rollup(groups: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
-    """Lock the tenants' rows (in key order), then set each one's version and latest
-    task from its tasks' rows, and what each of its waiting tasks waits for."""
-    if not tenant_ids:
-        return
+def _tenants(conn: Connection, tenant_ids: Sequence[str]) -> tuple[list[Row], list[Row]]:
+    """Lock the tenants' rows; each one's version and latest task from its tasks' rows,
+    where they changed, and what each of its waiting tasks waits for, where that changed."""
     current = lock_rows(conn, tenants, "tenant_id", [{"tenant_id": t} for t in tenant_ids])
     by_tenant: dict[str, list[Any]] = defaultdict(list)
     recorded = (  # per task, a subquery on its own audit rows' index; a join hashes them all
@@ -104,7 +127,7 @@ def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
             tasks.c.finished_at,
             tasks.c.waiting_for,
             recorded.label("recorded"),
-        ).where(tasks.c.tenant_id.in_(tenant_ids))
+        ).where(among(tasks.c.tenant_id, tenant_ids))
     ):
         by_tenant[row.tenant_id].append(row)
     summaries, waits = [], []
@@ -112,8 +135,7 @@ def recompute_tenants(conn: Connection, tenant_ids: Sequence[str]) -> None:
         mine = by_tenant[tenant_id]
         summaries.append({"tenant_id": tenant_id, **_summary(mine)})
         waits += _waits(mine)
-    update_rows(conn, tenants, ("tenant_id",), changed(current, "tenant_id", summaries))
-    update_rows(conn, tasks, ("task_id",), waits)
+    return changed(current, "tenant_id", summaries), waits
 
 
 def _summary(rows: Sequence[Any]) -> dict[str, Any]:

@@ -52,18 +52,38 @@ def apply(
     with conn.begin():
         conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
         result = apply_events(conn, events)
-        for (topic, partition), at in sorted((consumed or {}).items()):
-            values: dict[str, Any] = {"next_offset": at.next_offset, "applied_at": func.now()}
-            if at.last_sequence is not None:
-                values.update(last_sequence=at.last_sequence, last_time=at.last_time)
-            conn.execute(
-                insert(positions)
-                .values(topic=topic, partition=partition, **values)
-                .on_conflict_do_update(
-                    index_elements=[positions.c.topic, positions.c.partition], set_=values
-                )
-            )
+        _record(conn, consumed or {})
         return result
+
+
+def _record(conn: Connection, consumed: Positions) -> None:
+    """Each partition's next offset, and the last event applied there if the batch had one
+    (else the one recorded before stays), in one statement."""
+    if not consumed:
+        return
+    upsert = insert(positions).values(applied_at=func.now())
+    kept = positions.c
+    conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[kept.topic, kept.partition],
+            set_={
+                "next_offset": upsert.excluded.next_offset,
+                "applied_at": upsert.excluded.applied_at,
+                "last_sequence": func.coalesce(upsert.excluded.last_sequence, kept.last_sequence),
+                "last_time": func.coalesce(upsert.excluded.last_time, kept.last_time),
+            },
+        ),
+        [
+            {
+                "topic": topic,
+                "partition": partition,
+                "next_offset": at.next_offset,
+                "last_sequence": at.last_sequence,
+                "last_time": at.last_time,
+            }
+            for (topic, partition), at in sorted(consumed.items())
+        ],
+    )
 
 
 @contextmanager
