@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.exc import DBAPIError
 
 Row = dict[str, Any]
 """One row's columns by name."""
@@ -140,9 +141,17 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
 def pipelined(conn: Connection) -> Iterator[None]:
     """Statements on `conn` sent without waiting for each one's answer (psycopg's pipeline
     mode): for writes, whose answers nothing reads; they, and any error, come at the end
-    (or at a read, which waits for them). COPY cannot run in a pipeline."""
-    with _driver(conn).pipeline():
-        yield
+    (or at a read, which waits for them). An error at the end is raised as SQLAlchemy
+    raises one (a `DBAPIError`, the connection invalidated if lost). COPY cannot run in
+    a pipeline."""
+    driver = _driver(conn)
+    try:
+        with driver.pipeline():
+            yield
+    except psycopg.Error as exc:  # raised at the pipeline's end, past SQLAlchemy: as it would
+        if driver.closed:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def _driver(conn: Connection) -> psycopg.Connection[Any]:

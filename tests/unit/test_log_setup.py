@@ -19,6 +19,7 @@ from switchyard.adapters.api.tokens import new_token
 from switchyard.adapters.logs import LIFECYCLE, configure_logging
 from switchyard.adapters.settings import Settings
 from tests.support.logs import json_lines, logging_restored
+from tests.support.waiting import wait_until
 
 log = logging.getLogger("switchyard.test")
 
@@ -55,6 +56,21 @@ def test_the_file_is_in_the_data_folder_and_holds_one_json_object_per_line(
         "task t-1: claimed",
     )
     assert (second["event"], second["stage"]) == ("stage passed", "One")
+
+
+def test_a_file_moved_away_is_reopened_under_its_name(tmp_path: Path) -> None:
+    path, _ = configured(tmp_path)
+    log.info("before the move")
+    moved = path.with_name("scheduler.log.1")
+    path.rename(moved)
+
+    def logged_anew() -> bool:
+        log.info("after the move")
+        return path.exists()
+
+    wait_until(logged_anew, what="the log file reopened under its name")
+    assert json_lines(moved)[0]["event"] == "before the move"
+    assert {line["event"] for line in json_lines(path)} == {"after the move"}
 
 
 def test_bound_context_is_on_every_line_while_bound_and_only_then(tmp_path: Path) -> None:

@@ -88,10 +88,29 @@ def _record(conn: Connection, consumed: Positions) -> None:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A transaction for queries on the read tables, safe from a rebuild's swap."""
+    """A transaction for queries on the read tables, safe from a rebuild's swap, whose
+    statements are planned for their own values.
+
+    psycopg prepares a statement run five times, and PostgreSQL may then plan it once
+    for any values (a generic plan). The read tables' columns are skewed (event types,
+    actors, statuses: a few values hold most rows), so the best plan depends on the
+    value, and each query is planned for its own (`plan_cache_mode`, set for this
+    transaction only, with the lock: no round trip of its own)."""
     with engine.connect() as conn, conn.begin():
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
+        begin_reading(conn)
         yield conn
+
+
+def begin_reading(conn: Connection) -> None:
+    """Take the shared lock and plan each statement for its values, in the transaction of
+    `conn` (what `reading` does first)."""
+    conn.execute(_READING, {"key": LOCK_KEY})
+
+
+_READING = text(
+    "SELECT pg_advisory_xact_lock_shared(:key),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 
 
 def read_positions(engine: Engine, topic: str) -> dict[int, int]:
