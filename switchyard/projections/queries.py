@@ -173,18 +173,20 @@ def _of_type(
     written as an equality, PostgreSQL drops it from the order and may read the whole
     log backwards for the newest events of a type it takes for common, which, when they
     are all old (a big plan's `Created`), took a hundred times as long as reading the
-    type's index. `after` is a row comparison, where that index starts reading."""
+    type's index. Each column is bounded on its own (PostgreSQL estimates a comparison
+    of rows poorly); `after` is a row comparison, where that index starts reading."""
     c = audit_table.c
     aggregate_type, _, event_type = type.rpartition(".")
     columns = [c.aggregate_type, c.event_type] if aggregate_type else [c.event_type]
     values = [aggregate_type, event_type] if aggregate_type else [event_type]
-    kind, asked = tuple_(*columns), tuple_(*(literal(v) for v in values))
-    if after is None:
-        conditions = [kind >= asked, kind <= asked]
-    elif oldest_first:
-        conditions = [tuple_(*columns, c.sequence) > tuple_(*values, after), kind <= asked]
-    else:
-        conditions = [tuple_(*columns, c.sequence) < tuple_(*values, after), kind >= asked]
+    conditions = [
+        bound
+        for column, value in zip(columns, values, strict=True)
+        for bound in (column >= value, column <= value)
+    ]
+    if after is not None:
+        row, at = tuple_(*columns, c.sequence), tuple_(*(literal(v) for v in values), after)
+        conditions.append(row > at if oldest_first else row < at)
     keys = (*columns, c.sequence)
     return conditions, [k.asc() for k in keys] if oldest_first else [k.desc() for k in keys]
 
