@@ -685,12 +685,9 @@ def shapes(made: Generated, rng: random.Random) -> dict[str, Shape]:
         return {"since": since, "until": since + timedelta(hours=1)}
 
     def kind() -> dict[str, Any]:
-        aggregate_type, _, event_type = rng.choice(kinds).partition(".")
-        return {
-            "type": f"{aggregate_type}.{event_type}",
-            "aggregate_type": aggregate_type,
-            "event_type": event_type,
-        }
+        type = rng.choice(kinds)
+        aggregate_type, _, event_type = type.partition(".")
+        return {"type": type, "aggregate_type": aggregate_type, "event_type": event_type}
 
     return {
         "plan show (50k plan)": Shape(

@@ -5,10 +5,10 @@ per change, each event costs several round trips and as many statements built
 and compiled, so `RowChanges` instead loads the rows the batch's events touch
 (their tasks, those tasks' stage runs, and for a stage's undo the time of the
 task's last event applied before), folds the events over them in order with the
-handlers (`projections.handlers`), and writes what changed: every audit row,
-created task and new run in one multi-row INSERT each, changed rows in one
-executemany UPDATE each. The result is the rows the events, applied one at a
-time, would have left.
+handlers (`projections.handlers`), and writes what changed: the audit rows by
+COPY, then the plans, tenants, created and changed tasks and stage runs in one
+executemany each (`projections.bulk`). The result is the rows the events, applied
+one at a time, would have left.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from switchyard.projections.handlers import (
     stage_undone,
     task_created,
 )
+from switchyard.projections.rollups import STUB_PLAN
 from switchyard.projections.tables import audit, plans, stage_runs, tasks, tenants
 
 RunKey = tuple[int, int]
@@ -63,9 +64,8 @@ class RowChanges:
             self._runs.setdefault(run["task_id"], {})[(run["fence"], run["stage_index"])] = run
         self._new_runs: dict[tuple[str, int, int], Row] = {}
         self._ended_runs: dict[tuple[str, int, int], Row] = {}
-        self._last_time = _last_times(
-            conn, {e.aggregate_id for e in staged if e.name in UNDO_EVENTS}
-        )
+        self._undone = {e.aggregate_id for e in staged if e.name in UNDO_EVENTS}
+        self._last_time = _last_times(conn, self._undone)
         self._audit: list[Row] = []
         self._plans: list[Row] = []
         self._tenants: set[str] = set()
@@ -79,9 +79,10 @@ class RowChanges:
             self._plans.append(plan_created(event))
         elif event.aggregate_type == "TenantTasks" and event.name == "Registered":
             self._tenants.add(event.payload["tenant_id"])
-        self._last_time[event.aggregate_id] = max(
-            event.time, self._last_time.get(event.aggregate_id, event.time)
-        )
+        if event.aggregate_id in self._undone:  # the start of its undo's run
+            self._last_time[event.aggregate_id] = max(
+                event.time, self._last_time.get(event.aggregate_id, event.time)
+            )
 
     def write_audit(self) -> None:
         """Append the audit rows (by COPY: new, as each event is applied once)."""
@@ -137,18 +138,10 @@ class RowChanges:
             ended = ends_run(e, run)
             if ended is not None:
                 run.update(ended)
-                if (e.aggregate_id, *key) not in self._new_runs:
-                    self._ended_runs[(e.aggregate_id, *key)] = run
+                run_key = (e.aggregate_id, *key)
+                if run_key not in self._new_runs:
+                    self._ended_runs[run_key] = run
 
-
-STUB_PLAN: Row = {
-    "status": "QUEUED",
-    "task_counts": {},
-    "tasks_total": 0,
-    "stages_done": 0,
-    "stages_total": 0,
-}
-"""A plan row's roll-up before any of its tasks' rows exist."""
 
 RUN_KEY = ("task_id", "fence", "stage_index")
 """A stage run's primary key."""

@@ -50,7 +50,7 @@ def insert_rows(
     the existing row's instead.
     """
     if rows:
-        updating = None if update_on is None else tuple(n for n in updated or rows[0])
+        updating = None if update_on is None else tuple(updated or rows[0])
         conn.execute(_insert(table, skip_existing, update_on, updating), list(rows))
 
 

@@ -25,6 +25,15 @@ _UNFINISHED = frozenset(status.value for status in UNFINISHED)
 _WAITING = frozenset({"CREATED", "QUEUED"})
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
+STUB_PLAN: Row = {
+    "status": "QUEUED",
+    "task_counts": {},
+    "tasks_total": 0,
+    "stages_done": 0,
+    "stages_total": 0,
+}
+"""A plan row's roll-up before any of its tasks' rows exist."""
+
 
 ROLLUP_COLUMNS = (
     tasks.c.status,
@@ -66,13 +75,7 @@ def recompute(conn: Connection, plan_ids: Sequence[str], tenant_ids: Sequence[st
 def _plans(conn: Connection, plan_ids: Sequence[str]) -> list[Row]:
     """Lock the plans' rows; each one's counts, progress and status from its tasks' rows,
     where they changed."""
-    stub = {"status": "QUEUED", "task_counts": {}, "tasks_total": 0}
-    current = lock_rows(
-        conn,
-        plans,
-        "plan_id",
-        [{"plan_id": p, "stages_done": 0, "stages_total": 0, **stub} for p in plan_ids],
-    )
+    current = lock_rows(conn, plans, "plan_id", [{"plan_id": p, **STUB_PLAN} for p in plan_ids])
     groups: dict[str, list[Any]] = defaultdict(list)
     for group in conn.execute(
         select(tasks.c.plan_id, *ROLLUP_COLUMNS)
@@ -165,11 +168,11 @@ def _waits(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """
     ordered = sorted(rows, key=lambda r: (r.recorded is None, r.recorded or 0, r.task_id))
     unfinished: str | None = None
-    changed = []
+    updates = []
     for row in ordered:
         waits_for = unfinished if row.status in _WAITING else None
         if waits_for != row.waiting_for:
-            changed.append({"task_id": row.task_id, "waiting_for": waits_for})
+            updates.append({"task_id": row.task_id, "waiting_for": waits_for})
         if row.status in _UNFINISHED:
             unfinished = row.task_id
-    return changed
+    return updates
