@@ -3,7 +3,10 @@ that whoever started it stops, a free local port, and the end of its log for err
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
+import sys
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,6 +26,18 @@ PORT_TRIES = 3
 
 POLL_SECONDS = 0.05
 """The pause between two readiness probes."""
+
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def stops_with_parent() -> None:
+    """Run in the child before it execs (`preexec_fn`): Linux sends it SIGTERM when the
+    thread that started it dies, even by SIGKILL, so a killed `dev` leaves no server
+    behind. Elsewhere a no-op."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from switchyard.adapters.embedded.children import (
     ChildServer,
     free_port,
     log_tail,
+    stops_with_parent,
     wait_ready,
 )
 from switchyard.domain.errors import EmbeddedStartFailed
@@ -59,8 +60,9 @@ def start_kafka(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 # Its own session: a terminal's Ctrl-C must not kill it under a relay
-                # still flushing; whoever started it stops it.
+                # still flushing; whoever started it stops it, or its death does.
                 start_new_session=True,
+                preexec_fn=stops_with_parent,
             )
         broker = EmbeddedKafka(bootstrap_servers=f"127.0.0.1:{chosen}", process=process)
         if _accepts(broker, chosen, timeout):

@@ -21,6 +21,7 @@ from switchyard.adapters.embedded.children import (
     ChildServer,
     free_port,
     log_tail,
+    stops_with_parent,
     wait_ready,
 )
 from switchyard.domain.errors import EmbeddedStartFailed
@@ -64,8 +65,9 @@ def start_redis(data_dir: Path, timeout: float = START_TIMEOUT_SECONDS) -> Embed
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # Its own session: a terminal's Ctrl-C must not kill it under stages still
-            # draining; whoever started it stops it.
+            # draining; whoever started it stops it, or its death does.
             start_new_session=True,
+            preexec_fn=stops_with_parent,
         )
         server = EmbeddedRedis(url=f"redis://127.0.0.1:{port}/0", process=process)
         if _answers(server, timeout):
