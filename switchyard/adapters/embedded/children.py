@@ -6,8 +6,8 @@ from __future__ import annotations
 import ctypes
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
