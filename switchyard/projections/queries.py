@@ -24,7 +24,9 @@ from sqlalchemy import (
     Select,
     UnaryExpression,
     and_,
+    case,
     exists,
+    func,
     literal,
     select,
     tuple_,
@@ -60,9 +62,16 @@ class PlanCursor:
     plan_id: str
 
 
+PAGE_PAYLOAD_BYTES = 16_384
+"""Audit pages leave out a payload stored larger than this: a big plan's `Created` lists
+every task, megabytes that would make a page of events slow to read, send and show.
+`audit_event_row` reads one event whole."""
+
+
 @dataclass(frozen=True)
 class AuditRow:
-    """One event in the audit trail."""
+    """One event in the audit trail; in a page, `payload` is None where it was too large
+    (`PAGE_PAYLOAD_BYTES`)."""
 
     sequence: int
     time: datetime
@@ -74,7 +83,7 @@ class AuditRow:
     tenant_id: str | None
     plan_id: str | None
     traceparent: str | None
-    payload: Mapping[str, Any]
+    payload: Mapping[str, Any] | None
 
 
 def _seen(tenants: Collection[str] | None) -> ColumnElement[bool]:
@@ -224,7 +233,17 @@ def audit_query(
         conditions += typed
     elif after is not None:
         conditions.append(c.sequence > after if oldest_first else c.sequence < after)
-    return select(audit_table).where(and_(True, *conditions)).order_by(*order).limit(limit)
+    return select(*_page_columns()).where(and_(True, *conditions)).order_by(*order).limit(limit)
+
+
+def _page_columns() -> list[ColumnElement[Any]]:
+    """The audit table's columns, the payload left out (NULL) where it is stored larger than
+    `PAGE_PAYLOAD_BYTES` (its stored size is read from its header: nothing is
+    decompressed)."""
+    payload = audit_table.c.payload
+    small = func.pg_column_size(payload) <= PAGE_PAYLOAD_BYTES
+    others = [column for column in audit_table.c if column is not payload]
+    return [*others, case((small, payload)).label("payload")]
 
 
 def audit(
@@ -257,3 +276,15 @@ def audit(
         tenants=tenants,
     )
     return [AuditRow(**row._asdict()) for row in conn.execute(query).all()]
+
+
+def audit_event_row(
+    conn: Connection, sequence: int, tenants: Collection[str] | None = None
+) -> AuditRow | None:
+    """One event of the audit trail, its payload whole, if the read tables have it (and
+    its tenant is one of `tenants`, if given)."""
+    query = select(audit_table).where(audit_table.c.sequence == sequence)
+    if tenants is not None:
+        query = query.where(audit_table.c.tenant_id.in_(tenants))
+    row = conn.execute(query).first()
+    return None if row is None else AuditRow(**row._asdict())
