@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -62,9 +62,9 @@ class PlanCursor:
     plan_id: str
 
 
-PAGE_PAYLOAD_BYTES = 16_384
-"""Audit pages leave out a payload stored larger than this: a big plan's `Created` lists
-every task, megabytes that would make a page of events slow to read, send and show.
+PAGE_PAYLOAD_BYTES = 4_096
+"""Audit pages leave out a payload stored larger than this: a plan's `Created` lists every
+task, and a page of a hundred big plans' would be megabytes to read, send and show.
 `audit_event_row` reads one event whole."""
 
 
@@ -237,13 +237,16 @@ def audit_query(
 
 
 def _page_columns() -> list[ColumnElement[Any]]:
-    """The audit table's columns, the payload left out (NULL) where it is stored larger than
-    `PAGE_PAYLOAD_BYTES` (its stored size is read from its header: nothing is
-    decompressed)."""
+    """An `AuditRow`'s columns in its fields' order (rows are built by position), the
+    payload left out (NULL) where it is stored larger than `PAGE_PAYLOAD_BYTES` (its
+    stored size is read from its header: nothing is decompressed)."""
     payload = audit_table.c.payload
     small = func.pg_column_size(payload) <= PAGE_PAYLOAD_BYTES
-    others = [column for column in audit_table.c if column is not payload]
-    return [*others, case((small, payload)).label("payload")]
+    return [case((small, payload)).label("payload") if c is payload else c for c in _AUDIT_ROW]
+
+
+_AUDIT_ROW = [audit_table.c[field.name] for field in fields(AuditRow)]
+"""The audit table's columns in the order of `AuditRow`'s fields."""
 
 
 def audit(
@@ -275,7 +278,7 @@ def audit(
         oldest_first=oldest_first,
         tenants=tenants,
     )
-    return [AuditRow(**row._asdict()) for row in conn.execute(query).all()]
+    return [AuditRow(*row) for row in conn.execute(query).all()]
 
 
 def audit_event_row(
@@ -283,8 +286,8 @@ def audit_event_row(
 ) -> AuditRow | None:
     """One event of the audit trail, its payload whole, if the read tables have it (and
     its tenant is one of `tenants`, if given)."""
-    query = select(audit_table).where(audit_table.c.sequence == sequence)
+    query = select(*_AUDIT_ROW).where(audit_table.c.sequence == sequence)
     if tenants is not None:
         query = query.where(audit_table.c.tenant_id.in_(tenants))
     row = conn.execute(query).first()
-    return None if row is None else AuditRow(**row._asdict())
+    return None if row is None else AuditRow(*row)

@@ -9,10 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from switchyard.adapters.kafka.examples import scenario
-from switchyard.adapters.postgres.read_store import apply
+from switchyard.adapters.postgres.read_store import apply, url_engine
 from switchyard.projections.events import ProjectedEvent, from_message
 from switchyard.projections.queries import (
     PAGE_PAYLOAD_BYTES,
@@ -129,3 +129,14 @@ def test_plans_are_listed_newest_first_in_pages(
     assert len(list_plans(conn, since=since)) == len(created) - 1
     for plan in list_plans(conn):
         assert list_plans(conn, status=plan.status)
+
+
+def test_the_read_engine_reads_any_json_whole(database_url: str) -> None:
+    value = '{"big": 1180591620717411303424, "x": [1.5, null, "é"], "n": {"ok": true}}'
+    engine = url_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT CAST(:v AS jsonb)"), {"v": value}).scalar()
+    finally:
+        engine.dispose()
+    assert got == {"big": 2**70, "x": [1.5, None, "é"], "n": {"ok": True}}

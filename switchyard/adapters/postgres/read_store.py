@@ -8,15 +8,18 @@ its stored positions and the versions make the repeat change nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
+from psycopg.types.json import set_json_loads
 from sqlalchemy import Connection, Engine, create_engine, func, text
 from sqlalchemy.dialects.postgresql import insert
 
@@ -140,6 +143,7 @@ def store_engine(datastore: PostgresDatastore, pool_size: int = 2) -> Engine:
         conn = psycopg.connect(**params, autocommit=True)
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         conn.autocommit = False
+        set_json_loads(_loads, conn)
         return conn
 
     return create_engine(
@@ -156,7 +160,9 @@ def url_engine(url: str, pool_size: int = 2) -> Engine:
     keeping up to `pool_size` connections open (no more: a caller beyond waits for one)."""
 
     def connect() -> psycopg.Connection[Any]:
-        return psycopg.connect(url)
+        conn = psycopg.connect(url)
+        set_json_loads(_loads, conn)
+        return conn
 
     return create_engine(
         "postgresql+psycopg://",
@@ -165,6 +171,16 @@ def url_engine(url: str, pool_size: int = 2) -> Engine:
         max_overflow=0,
         pool_pre_ping=True,
     )
+
+
+def _loads(data: bytes | str) -> Any:
+    """A jsonb value read by orjson (a page of audit payloads in a fraction of the standard
+    library's time), or by the standard library where orjson refuses it (an integer
+    beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def current_schema(engine: Engine) -> str:
