@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from switchyard.adapters.postgres.migrate import datastore_params
 from switchyard.projections.apply import Applied, apply_events
+from switchyard.projections.bulk import pipelined
 from switchyard.projections.events import ProjectedEvent
 from switchyard.projections.tables import positions
 
@@ -53,10 +54,9 @@ def apply(
 ) -> Applied:
     """Apply the events, and record the positions if given, in one transaction of `conn`."""
     with conn.begin():
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
-        result = apply_events(conn, events)
-        _record(conn, consumed or {})
-        return result
+        with pipelined(conn):  # the transaction's BEGIN and the lock in one round trip
+            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
+        return apply_events(conn, events, lambda conn: _record(conn, consumed or {}))
 
 
 def _record(conn: Connection, consumed: Positions) -> None:
