@@ -52,11 +52,21 @@ Positions = Mapping[tuple[str, int], Consumed]
 def apply(
     conn: Connection, events: Iterable[ProjectedEvent], consumed: Positions | None = None
 ) -> Applied:
-    """Apply the events, and record the positions if given, in one transaction of `conn`."""
+    """Apply the events, and record the positions if given, in one transaction of `conn`.
+
+    The commit does not wait for its WAL to reach the disk (`synchronous_commit` off, for
+    this transaction only): the rows are derived, and a server crash that loses the last
+    batches loses their positions with them, so the projector reads them again."""
     with conn.begin():
         with pipelined(conn):  # the transaction's BEGIN and the lock in one round trip
-            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": LOCK_KEY})
+            conn.execute(_APPLYING, {"key": LOCK_KEY})
         return apply_events(conn, events, lambda conn: _record(conn, consumed or {}))
+
+
+_APPLYING = text(
+    "SELECT pg_advisory_xact_lock_shared(:key),"
+    " set_config('synchronous_commit', 'off', true)"
+)
 
 
 def _record(conn: Connection, consumed: Positions) -> None:
