@@ -64,8 +64,7 @@ def apply(
 
 
 _APPLYING = text(
-    "SELECT pg_advisory_xact_lock_shared(:key),"
-    " set_config('synchronous_commit', 'off', true)"
+    "SELECT pg_advisory_xact_lock_shared(:key), set_config('synchronous_commit', 'off', true)"
 )
 
 
