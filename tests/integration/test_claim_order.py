@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from switchyard.adapters.postgres.claim_query import PINNED_PLAN, claim_statement
 from switchyard.adapters.postgres.event_store import TransactionalRecorder
 from switchyard.adapters.postgres.leases import PostgresLeases
 from switchyard.application.app import Switchyard
@@ -90,3 +91,21 @@ def test_claims_taken_at_once_are_those_taken_one_by_one(app: Switchyard) -> Non
     fences = [claim.fence for claim in taken]
     assert fences == sorted(set(fences))
     assert leases.claim_many(OWNER, 30, 10) == []
+
+
+def test_a_claim_walks_indexes_and_sorts_no_task_however_many_wait(app: Switchyard) -> None:
+    tenants = [f"t{i:04d}" for i in range(2000)]
+    app.create_plan(probe_plan(*tenants, max_concurrency=50), "ci")
+    leases = leases_of(app)
+    assert len(leases.claim_many(OWNER, 30, 20)) == 20
+    recorder = app.recorder
+    assert isinstance(recorder, TransactionalRecorder)
+    statement = claim_statement(recorder.datastore.schema or "public")
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(PINNED_PLAN)
+        curs.execute(b"EXPLAIN " + statement.as_bytes(curs), {"owner": OWNER, "ttl": 30})
+        plan = "\n".join(str(next(iter(row.values()))) for row in curs.fetchall())
+    tasks = "switchyard_queue_tasks"
+    assert f"Seq Scan on {tasks} " not in plan and "Bitmap" not in plan, plan
+    assert "Sort Key: t" not in plan, plan  # no task is sorted: their index gives the order
+    assert "switchyard_queue_tasks_to_resume" in plan and "tasks_waiting" in plan, plan

@@ -20,7 +20,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
 from switchyard.adapters.postgres import scheduler_tables
-from switchyard.adapters.postgres.claim_query import CLAIM
+from switchyard.adapters.postgres.claim_query import PINNED_PLAN, claim_statement
 from switchyard.adapters.postgres.scheduler_tables import CLAIM_LOCK
 from switchyard.application.ports import Claim, Progress
 
@@ -30,20 +30,13 @@ next event (a durable commit) flushes it anyway. A database crash that loses one
 makes the task claimable again, and the fence on the Task's events still only grows."""
 
 _LOCK_CLAIMS = (
-    "BEGIN; SET LOCAL synchronous_commit = off; "
-    "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; "
-    "SET LOCAL enable_hashjoin = off; SELECT pg_advisory_xact_lock({lock})"
+    f"BEGIN; SET LOCAL synchronous_commit = off; {PINNED_PLAN}; "
+    "SELECT pg_advisory_xact_lock({lock})"
 )
 """A claim's first round trip: its transaction, lease writes unflushed (see `_NO_FLUSH`),
-its plan pinned, and the claims' lock. The claim itself must be a later statement: a
-statement's snapshot is taken when it starts, and must see every claim committed while
-this one waited.
-
-The plan is pinned to walking a plan's waiting tasks by position through their index and
-stopping at the first that may run (`claim_query`). Left to its estimates, PostgreSQL
-checked every waiting task and sorted them, 15-20 ms a claim with a few thousand
-waiting: a queue's rows change by the second and a big plan's are not yet analyzed, so
-its estimates are off in the way that makes that look cheap."""
+its plan pinned (`claim_query.PINNED_PLAN`), and the claims' lock. The claim itself must
+be a later statement: a statement's snapshot is taken when it starts, and must see every
+claim committed while this one waited."""
 
 _RENEW = """
 UPDATE {schema}.{tasks}
@@ -65,17 +58,12 @@ class PostgresLeases:
         self._datastore = datastore
         self._channel = channel
         schema = datastore.schema or "public"
-        ids: dict[str, Any] = {
-            **scheduler_tables.names(schema),
-            "schema_name": sql.SQL(schema),
-            "fences_name": sql.SQL(scheduler_tables.FENCES),
-            "unfinished": sql.SQL(scheduler_tables.UNFINISHED_SQL),
-        }
+        ids = scheduler_tables.names(schema)
         self._renew, self._release = (
             scheduler_tables.rendered(sql.SQL(text).format(**ids)) for text in (_RENEW, _RELEASE)
         )
         self._lock_claims = sql.SQL(_LOCK_CLAIMS.format(lock=CLAIM_LOCK))
-        self._claim = scheduler_tables.rendered(sql.SQL(CLAIM).format(**ids))
+        self._claim = claim_statement(schema)
         self._listener: psycopg.Connection[Any] | None = None
 
     def claim(self, owner: str, ttl_seconds: float) -> Claim | None:

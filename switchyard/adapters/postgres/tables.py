@@ -102,6 +102,11 @@ queue_tasks = Table(
         postgresql_where=text("needs_worker"),
     ),
     Index(
+        "switchyard_queue_tasks_to_resume",
+        "plan_id",
+        postgresql_where=text("needs_worker AND (lease_owner IS NOT NULL OR status <> 'QUEUED')"),
+    ),
+    Index(
         "switchyard_queue_tasks_leased",
         "plan_id",
         postgresql_where=text("lease_owner IS NOT NULL"),
