@@ -43,8 +43,9 @@ class ApiServices:
         return None if self.store_engine is self.read_engine else self.store_engine
 
 
-def services(request: Request) -> ApiServices:
-    """The API's parts, set on the app at start."""
+async def services(request: Request) -> ApiServices:
+    """The API's parts, set on the app at start (a coroutine: FastAPI runs a plain function
+    dependency on its threadpool, a hop per request)."""
     found: ApiServices = request.app.state.services
     return found
 
@@ -60,11 +61,12 @@ def authorised(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 
     async def principal(
         request: Request,
+        parts: Services,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
             raise ApiProblem(401, "send `Authorization: Bearer <token>`")
-        found = services(request).tokens.authenticate(credentials.credentials)
+        found = parts.tokens.authenticate(credentials.credentials)
         if found is None:
             raise ApiProblem(401, "the token is not known")
         if scope not in found.scopes:
@@ -86,7 +88,7 @@ Auditor = Annotated[Principal, Depends(authorised(Scope.AUDIT_READ))]
 """The principal of a request that reads the audit trail."""
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(
