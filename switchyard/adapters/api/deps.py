@@ -19,19 +19,21 @@ from structlog.contextvars import bind_contextvars
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.tokens import Principal, Scope, Tokens
 from switchyard.adapters.metrics.registries import ProcessMetrics
+from switchyard.adapters.postgres.read_pool import ReadPool
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 
 
 @dataclass(frozen=True)
 class ApiServices:
-    """The parts the API runs on: the application, the read tables, settings, tokens,
-    the process's metrics, and its stop (set, it ends the event streams so the server
-    can stop)."""
+    """The parts the API runs on: the application, the read tables (an engine, and a pool
+    for queries answered on the event loop), settings, tokens, the process's metrics, and
+    its stop (set, it ends the event streams so the server can stop)."""
 
     app: Switchyard
     store_engine: Engine
     read_engine: Engine
+    read_pool: ReadPool
     settings: Settings
     tokens: Tokens
     metrics: ProcessMetrics

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
-from switchyard.adapters.bootstrap import Container, Roles, container
+from switchyard.adapters.bootstrap import API_READ_CONNECTIONS, Container, Roles, container
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.roles import stop_on_signals
 from switchyard.adapters.logs import LIFECYCLE, role_logs
@@ -41,6 +41,7 @@ def api_services(parts: Container) -> ApiServices:
         app=parts.app,
         store_engine=parts.store_engine(),
         read_engine=parts.read_engine(),
+        read_pool=parts.read_pool(API_READ_CONNECTIONS),
         settings=parts.settings,
         tokens=Tokens(parts.settings.api_tokens),
         metrics=api_metrics(parts),
