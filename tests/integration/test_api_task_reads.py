@@ -26,7 +26,9 @@ def synchronous_answer(fleet: Fleet, task_id: str, tenants: set[str] | None = No
     """The task as the synchronous query reads it, in the API's JSON (None if not seen)."""
     with fleet.parts.read_engine().connect() as conn:
         row = get_task(conn, task_id, tenants)
-    return None if row is None else TaskOut.model_validate(row).model_dump(mode="json", by_alias=True)
+    return (
+        None if row is None else TaskOut.model_validate(row).model_dump(mode="json", by_alias=True)
+    )
 
 
 def test_every_task_answers_as_the_synchronous_query_reads_it(fleet: Fleet) -> None:

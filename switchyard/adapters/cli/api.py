@@ -6,7 +6,6 @@ starts: every other command would pay about a second for them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
@@ -82,14 +81,15 @@ def serve_until_stopped(
     server: uvicorn.Server, stop: threading.Event, sockets: list[socket.socket] | None = None
 ) -> None:
     """Run the server until `stop` is set (uvicorn's own signal handlers stay off), on
-    `sockets` already listening if given, else on its configured host and port."""
+    `sockets` already listening if given, else on its configured host and port, on the
+    event loop uvicorn picks (uvloop where installed)."""
 
     def watch() -> None:
         stop.wait()
         server.should_exit = True
 
     threading.Thread(target=watch, name="api-stop", daemon=True).start()
-    asyncio.run(server.serve(sockets))
+    server.run(sockets)
 
 
 HostOption = Annotated[
