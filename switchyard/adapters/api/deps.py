@@ -63,11 +63,11 @@ def authorised(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 
     async def principal(
         request: Request,
-        parts: Services,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
             raise ApiProblem(401, "send `Authorization: Bearer <token>`")
+        parts: ApiServices = request.app.state.services  # not a dependency: each costs
         found = parts.tokens.authenticate(credentials.credentials)
         if found is None:
             raise ApiProblem(401, "the token is not known")
