@@ -20,7 +20,10 @@ and its jobs are deferred in one batch, as a plan is created in one command;
 both are timed from that moment to the last completion. Prints tenants/s per
 round and their medians, the per-round ratios (switchyard against each
 Procrastinate shape, 2 schedulers against 1), and switchyard's append rate
-(events/s) against the bare single-row insert transactions/s of the same server.
+(events/s) against the bare single-row insert transactions/s of the same server:
+both as the rounds' events over their time (bounded by the schedulers' own work),
+and as the append path's capacity, C threads of one process saving one event
+each, back to back, through the event store's group commit.
 
     pip install -e '.[bench]'
     python bench/peers.py --rounds 3 --tenants 1000
@@ -37,11 +40,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from eventsourcing.persistence import StoredEvent
 from scheduler_bench import (
     ROOT,
     bare_inserts_per_second,
@@ -224,9 +230,41 @@ def switchyard_round(base_url: str, schedulers: int, args: argparse.Namespace) -
 # -- the run -----------------------------------------------------------------
 
 
+def concurrent_appends(url: str, savers: int, seconds: float = 3.0) -> float:
+    """Events/s that `savers` threads of one process append, each saving one event of an
+    aggregate of its own (300 bytes, as the bare inserts' rows) back to back, through
+    the event store's group commit."""
+    from switchyard.adapters.bootstrap import bootstrap
+    from switchyard.adapters.settings import Settings
+
+    app = bootstrap(Settings(database_url=url))
+    saved = [0] * savers
+    deadline = time.monotonic() + seconds
+
+    def save(index: int) -> None:
+        aggregate, state = uuid.uuid4(), b"x" * 300
+        while time.monotonic() < deadline:
+            version = saved[index] + 1
+            event = StoredEvent(aggregate, version, "bench:Appended", state)
+            app.recorder.insert_events([event])
+            saved[index] = version
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(savers)]
+    started = time.monotonic()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(saved) / (time.monotonic() - started)
+    finally:
+        app.close()
+
+
 def run(args: argparse.Namespace) -> None:
     """Run the rounds and print the figures."""
     rounds: list[dict[str, Outcome]] = []
+    appends: list[float] = []
     with server() as base_url:
         bare = [bare_inserts_per_second(fresh_database(base_url))]
         for number in range(args.rounds):
@@ -235,8 +273,15 @@ def run(args: argparse.Namespace) -> None:
             outcomes = {name: play(name, base_url, args) for name in order}
             rounds.append(outcomes)
             print_round(number + 1, outcomes, args.tenants)
+            appends.append(concurrent_appends(fresh_database(base_url), args.concurrency))
         bare.append(bare_inserts_per_second(fresh_database(base_url)))
     summary(rounds, args.tenants, statistics.median(bare))
+    capacity = statistics.median(appends)
+    print(
+        f"append path, {args.concurrency} concurrent saves {capacity:8.1f} events/s, bare "
+        f"single-row inserts {statistics.median(bare):8.1f} txns/s: "
+        f"{capacity / statistics.median(bare):.2f}x  per round " + fmt(appends)
+    )
 
 
 def play(name: str, base_url: str, args: argparse.Namespace) -> Outcome:

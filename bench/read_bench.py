@@ -636,9 +636,11 @@ def copy_rows(conn: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) 
 
 SELECT_AUDIT: LiteralString = (
     "SELECT sequence, time, actor, aggregate_type, aggregate_id, version, event_type, "
-    "tenant_id, plan_id, traceparent, payload FROM switchyard_read_audit"
+    "tenant_id, plan_id, traceparent, "
+    "CASE WHEN pg_column_size(payload) <= 4096 THEN payload END AS payload "
+    "FROM switchyard_read_audit"
 )
-"""The audit table's rows as the raw queries select them."""
+"""The audit table's rows as a page selects them: a payload over PAGE_PAYLOAD_BYTES left out."""
 
 NEWEST: LiteralString = " ORDER BY sequence DESC LIMIT 100"
 """The raw audit queries' order and page."""

@@ -48,6 +48,11 @@ class Leases(Protocol):
         """
         ...
 
+    def claim_many(self, owner: str, ttl_seconds: float, limit: int) -> list[Claim]:
+        """Take up to `limit` runnable tasks at once: those `claim` would take, called
+        `limit` times, in that order (fewer if fewer may run now)."""
+        ...
+
     def renew(self, claim: Claim, owner: str, ttl_seconds: float, progress: Progress) -> bool:
         """Extend the lease and store the progress; False if the lease was lost."""
         ...

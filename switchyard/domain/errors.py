@@ -9,7 +9,8 @@
     ├── NotFound
     │   ├── PlanNotFound             plan.not_found
     │   ├── TaskNotFound             task.not_found
-    │   └── TenantNotFound           tenant.not_found
+    │   ├── TenantNotFound           tenant.not_found
+    │   └── AuditEventNotFound       audit.event_not_found
     ├── InvalidTransition            task.invalid_transition
     ├── PlanCommandRefused           plan.command_refused
     ├── NoCheckpoint                 task.no_checkpoint
@@ -132,6 +133,13 @@ class TenantNotFound(NotFound):
 
     code = "tenant.not_found"
     title = "No task for this tenant"
+
+
+class AuditEventNotFound(NotFound):
+    """The audit trail has no event with this sequence (or the read tables are behind)."""
+
+    code = "audit.event_not_found"
+    title = "No audit event with this sequence"
 
 
 class InvalidTransition(SwitchyardError):

@@ -15,10 +15,11 @@ a fixed order (`projections.rollups`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, tuple_
+from sqlalchemy import CompoundSelect, Connection, bindparam, delete, null, select, tuple_
 from structlog.contextvars import bound_contextvars
 
 from switchyard.projections.batch import RowChanges
@@ -51,8 +52,13 @@ class _Gate:
     last: dict[str, ProjectedEvent] = field(default_factory=dict)
 
 
-def apply_events(conn: Connection, events: Iterable[ProjectedEvent]) -> Applied:
-    """Apply the events on `conn` (the caller owns the transaction), then the roll-ups."""
+def apply_events(
+    conn: Connection,
+    events: Iterable[ProjectedEvent],
+    also: Callable[[Connection], None] | None = None,
+) -> Applied:
+    """Apply the events on `conn` (the caller owns the transaction), then the roll-ups;
+    `also` makes more writes (the projector's positions), sent with the roll-ups'."""
     batch = list(events)
     result = Applied()
     gate = _gate(conn, batch, result)
@@ -72,6 +78,8 @@ def apply_events(conn: Connection, events: Iterable[ProjectedEvent]) -> Applied:
     rollups = recompute(conn, sorted(result.plans), sorted(result.tenants))
     with pipelined(conn):
         rollups.write(conn)
+        if also is not None:
+            also(conn)
     result.applied = len(gate.apply)
     return result
 
@@ -81,18 +89,14 @@ def _gate(conn: Connection, batch: list[ProjectedEvent], result: Applied) -> _Ga
     ids = sorted({e.aggregate_id for e in batch})
     if not ids:
         return _Gate()
-    last = dict(
-        conn.execute(
-            select(versions.c.aggregate_id, versions.c.version)
-            .where(among(versions.c.aggregate_id, ids))
-            .order_by(versions.c.aggregate_id)
-            .with_for_update()
-        ).all()
-    )
+    last: dict[str, int] = {}
     waiting: dict[str, dict[int, ProjectedEvent]] = {}
-    for row in conn.execute(select(held.c.event).where(among(held.c.aggregate_id, ids))):
-        event = ProjectedEvent.from_json(row.event)
-        waiting.setdefault(event.aggregate_id, {})[event.version] = event
+    for row in conn.execute(_versions_and_held(ids)):
+        if row.event is None:
+            last[row.aggregate_id] = row.version
+        else:
+            event = ProjectedEvent.from_json(row.event)
+            waiting.setdefault(event.aggregate_id, {})[event.version] = event
     arrived: dict[str, dict[int, ProjectedEvent]] = {}
     for event in batch:
         mine = arrived.setdefault(event.aggregate_id, {})
@@ -106,6 +110,23 @@ def _gate(conn: Connection, batch: list[ProjectedEvent], result: Applied) -> _Ga
     gate.apply.sort(key=lambda e: e.sequence)
     result.held = len(gate.hold)
     return gate
+
+
+def _versions_and_held(ids: list[str]) -> CompoundSelect[Any]:
+    """One statement: lock the aggregates' versions (in id order) and read them (rows
+    without an event), and their held events (rows with one)."""
+    locked = (
+        select(versions.c.aggregate_id, versions.c.version)
+        .where(among(versions.c.aggregate_id, ids))
+        .order_by(versions.c.aggregate_id)
+        .with_for_update()
+        .cte("locked")
+    )
+    return select(locked.c.aggregate_id, locked.c.version, null().label("event")).union_all(
+        select(held.c.aggregate_id, held.c.version, held.c.event).where(
+            among(held.c.aggregate_id, ids)
+        )
+    )
 
 
 def _sort_out(

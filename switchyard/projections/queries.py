@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,9 @@ from sqlalchemy import (
     Select,
     UnaryExpression,
     and_,
+    case,
     exists,
+    func,
     literal,
     select,
     tuple_,
@@ -60,9 +62,16 @@ class PlanCursor:
     plan_id: str
 
 
+PAGE_PAYLOAD_BYTES = 4_096
+"""Audit pages leave out a payload stored larger than this: a plan's `Created` lists every
+task, and a page of a hundred big plans' would be megabytes to read, send and show.
+`audit_event_row` reads one event whole."""
+
+
 @dataclass(frozen=True)
 class AuditRow:
-    """One event in the audit trail."""
+    """One event in the audit trail; in a page, `payload` is None where it was too large
+    (`PAGE_PAYLOAD_BYTES`)."""
 
     sequence: int
     time: datetime
@@ -74,7 +83,7 @@ class AuditRow:
     tenant_id: str | None
     plan_id: str | None
     traceparent: str | None
-    payload: Mapping[str, Any]
+    payload: Mapping[str, Any] | None
 
 
 def _seen(tenants: Collection[str] | None) -> ColumnElement[bool]:
@@ -224,7 +233,20 @@ def audit_query(
         conditions += typed
     elif after is not None:
         conditions.append(c.sequence > after if oldest_first else c.sequence < after)
-    return select(audit_table).where(and_(True, *conditions)).order_by(*order).limit(limit)
+    return select(*_page_columns()).where(and_(True, *conditions)).order_by(*order).limit(limit)
+
+
+def _page_columns() -> list[ColumnElement[Any]]:
+    """An `AuditRow`'s columns in its fields' order (rows are built by position), the
+    payload left out (NULL) where it is stored larger than `PAGE_PAYLOAD_BYTES` (its
+    stored size is read from its header: nothing is decompressed)."""
+    payload = audit_table.c.payload
+    small = func.pg_column_size(payload) <= PAGE_PAYLOAD_BYTES
+    return [case((small, payload)).label("payload") if c is payload else c for c in _AUDIT_ROW]
+
+
+_AUDIT_ROW = [audit_table.c[field.name] for field in fields(AuditRow)]
+"""The audit table's columns in the order of `AuditRow`'s fields."""
 
 
 def audit(
@@ -256,4 +278,16 @@ def audit(
         oldest_first=oldest_first,
         tenants=tenants,
     )
-    return [AuditRow(**row._asdict()) for row in conn.execute(query).all()]
+    return [AuditRow(*row) for row in conn.execute(query).all()]
+
+
+def audit_event_row(
+    conn: Connection, sequence: int, tenants: Collection[str] | None = None
+) -> AuditRow | None:
+    """One event of the audit trail, its payload whole, if the read tables have it (and
+    its tenant is one of `tenants`, if given)."""
+    query = select(*_AUDIT_ROW).where(audit_table.c.sequence == sequence)
+    if tenants is not None:
+        query = query.where(audit_table.c.tenant_id.in_(tenants))
+    row = conn.execute(query).first()
+    return None if row is None else AuditRow(*row)

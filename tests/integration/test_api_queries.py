@@ -147,6 +147,18 @@ def test_audit_filters_orders_and_pages(fleet: Fleet) -> None:
     assert fleet.json("/v1/audit", AUDITOR, until="2000-01-01T00:00:00Z")["events"] == []
 
 
+def test_one_audit_event_by_its_sequence(fleet: Fleet) -> None:
+    listed = fleet.json("/v1/audit", AUDITOR, limit=50)["events"]
+    assert listed and not any(e["payloadOmitted"] for e in listed)
+    for event in listed:
+        assert fleet.json(f"/v1/audit/{event['sequence']}", AUDITOR) == event
+    missing = max(e["sequence"] for e in listed) + 1
+    assert_problem(fleet.get(f"/v1/audit/{missing}", AUDITOR), 404, "audit.event_not_found")
+    globex = next(e for e in listed if e["tenantId"] == "globex")["sequence"]
+    assert_problem(fleet.get(f"/v1/audit/{globex}", ACME_ONLY), 404, "audit.event_not_found")
+    assert_problem(fleet.get(f"/v1/audit/{globex}", READER), 403, "auth.forbidden")
+
+
 def test_the_report_is_json_or_the_html_page(fleet: Fleet) -> None:
     path = f"/v1/plans/{fleet.ids['one']}/report"
     report = fleet.json(path)

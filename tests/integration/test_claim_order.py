@@ -78,3 +78,15 @@ def test_a_released_running_task_is_claimed_before_any_queued_task(app: Switchya
     leases.release(first, OWNER)  # its scheduler stopped mid-task
     again = leases.claim(OWNER, 30)
     assert again is not None and again.task_id == first.task_id and not again.takeover
+
+
+def test_claims_taken_at_once_are_those_taken_one_by_one(app: Switchyard) -> None:
+    app.create_plan(probe_plan("beta", "alpha", "gamma", max_concurrency=2), "ci")
+    app.create_plan(probe_plan("alpha", "delta", "epsilon", max_concurrency=5), "ci")
+    leases = leases_of(app)
+    taken = leases.claim_many(OWNER, 30, 10)
+    # The first plan's two (its max), then the second's but alpha (busy in the first).
+    assert [tenant_of(app, claim) for claim in taken] == ["beta", "alpha", "delta", "epsilon"]
+    fences = [claim.fence for claim in taken]
+    assert fences == sorted(set(fences))
+    assert leases.claim_many(OWNER, 30, 10) == []

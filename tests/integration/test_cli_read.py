@@ -98,6 +98,12 @@ def test_plan_list_tenants_and_audit_answer_from_the_read_tables(
     assert events["events"][0]["actor"] == "cli:test"  # type: ignore[index]
     table = cli("audit", "--tenant", "acme", "--limit", "2")
     assert table.code == 0 and "next page: --after" in table.out, table.text
+    first = events["events"][0]  # type: ignore[index]
+    assert json_of(cli("audit", "--sequence", str(first["sequence"]), "--json")) == first
+    shown = cli("audit", "--sequence", str(first["sequence"]))
+    assert shown.code == 0 and '"max_concurrency"' in shown.out, shown.text
+    missing = cli("audit", "--sequence", "999999999")
+    assert missing.code == 1 and "audit.event_not_found" in missing.err, missing.text
 
 
 def test_every_query_given_a_commands_sequence_sees_the_command(

@@ -5,6 +5,7 @@ command's sequence sees the command."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine
@@ -121,7 +123,8 @@ def test_tables_built_from_the_topic_equal_a_rebuild_from_the_store(
     pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig
 ) -> None:
     run_plan(pg_app, 30)
-    with running(pg_env, config) as relay, projecting(pg_env, projector_config(config)) as parts:
+    projecting_config = projector_config(config)
+    with running(pg_env, config) as relay, projecting(pg_env, projecting_config) as parts:
         wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
         engine = parts.read_engine()
         wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
@@ -129,7 +132,30 @@ def test_tables_built_from_the_topic_equal_a_rebuild_from_the_store(
             status = projector_status(conn, config.topic)
         assert status.lag_events == 0 and status.held == 0
         assert sum(p.next_offset or 0 for p in status.partitions) == relay.position
+        stored = read_positions(engine, config.topic)
+        told = lambda: kafka_offsets(projecting_config) == stored  # noqa: E731
+        wait_until(told, 60, "the stored positions told to Kafka, for lag tools")
         assert_equal_to_a_rebuild(parts)
+
+
+def kafka_offsets(config: ProjectorConfig) -> dict[int, int]:
+    """The offsets the projector's group committed to Kafka, per partition of its topic."""
+
+    async def listed() -> dict[int, int]:
+        # A member that never joins: it only asks the group's coordinator.
+        asking = AIOKafkaConsumer(bootstrap_servers=config.bootstrap_servers, group_id=config.group)
+        await asking.start()
+        try:
+            found: dict[int, int] = {}
+            for partition in asking.partitions_for_topic(config.topic) or set():
+                at = await asking.committed(TopicPartition(config.topic, partition))
+                if at is not None:
+                    found[partition] = at
+            return found
+        finally:
+            await asking.stop()
+
+    return asyncio.run(listed())
 
 
 def test_a_query_given_a_commands_sequence_sees_the_command(

@@ -3,16 +3,25 @@ rows (none unseen, none twice), and each query's plan uses an index."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from switchyard.adapters.kafka.examples import scenario
-from switchyard.adapters.postgres.read_store import apply
+from switchyard.adapters.postgres.read_store import apply, url_engine
 from switchyard.projections.events import ProjectedEvent, from_message
-from switchyard.projections.queries import AuditRow, PlanCursor, audit, list_plans
+from switchyard.projections.queries import (
+    PAGE_PAYLOAD_BYTES,
+    AuditRow,
+    PlanCursor,
+    audit,
+    audit_event_row,
+    list_plans,
+)
 from tests.integration.test_read_model import engines as engines
 
 
@@ -69,6 +78,28 @@ def test_audit_filters_return_exactly_the_matching_events(
         assert [r.sequence for r in oldest] == newest[::-1], filters
 
 
+def test_a_page_leaves_out_a_large_payload_which_its_event_has_whole(
+    engines: tuple[Engine, Engine],
+) -> None:
+    engine, _ = engines
+    events = [from_message(p.record.headers, p.record.value) for p in scenario()]
+    created = next(e for e in events if e.aggregate_type == "Plan" and e.name == "Created")
+    # Hex does not compress below half: stored at least twice the page's limit.
+    notes = secrets.token_hex(2 * PAGE_PAYLOAD_BYTES)
+    large = replace(created, payload={**created.payload, "notes": notes})
+    events = [large if e is created else e for e in events]
+    with engine.connect() as conn:
+        apply(conn, events)
+        page = {row.sequence: row for row in audit(conn, limit=len(events))}
+        whole = audit_event_row(conn, large.sequence)
+        assert audit_event_row(conn, large.sequence, tenants=["nobody"]) is None
+        assert audit_event_row(conn, max(page) + 1) is None
+
+    assert page[large.sequence].payload is None
+    assert whole is not None and whole.payload == large.payload
+    assert all(page[e.sequence].payload == e.payload for e in events if e is not large)
+
+
 def test_plans_are_listed_newest_first_in_pages(
     history: tuple[Connection, list[ProjectedEvent]],
 ) -> None:
@@ -98,3 +129,14 @@ def test_plans_are_listed_newest_first_in_pages(
     assert len(list_plans(conn, since=since)) == len(created) - 1
     for plan in list_plans(conn):
         assert list_plans(conn, status=plan.status)
+
+
+def test_the_read_engine_reads_any_json_whole(database_url: str) -> None:
+    value = '{"big": 1180591620717411303424, "x": [1.5, null, "é"], "n": {"ok": true}}'
+    engine = url_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT CAST(:v AS jsonb)"), {"v": value}).scalar()
+    finally:
+        engine.dispose()
+    assert got == {"big": 2**70, "x": [1.5, None, "é"], "n": {"ok": True}}

@@ -20,7 +20,7 @@ class DownLeases:
     def __init__(self) -> None:
         self.claims = 0
 
-    def claim(self, owner: str, ttl_seconds: float) -> Claim | None:
+    def claim_many(self, owner: str, ttl_seconds: float, limit: int) -> list[Claim]:
         """Fail, as a refused connection does."""
         self.claims += 1
         raise ConnectionRefusedError("database down")

@@ -166,7 +166,13 @@ class AuditEventOut(Camel):
     tenant_id: str | None
     plan_id: str | None
     traceparent: str | None
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None = Field(
+        description="The event's fields; null in a page where they are too large "
+        "(`payloadOmitted`): `GET /v1/audit/{sequence}` has them whole."
+    )
+    payload_omitted: bool = Field(
+        default=False, description="True where a page left out a large payload."
+    )
 
 
 class PlanDetailOut(Camel):

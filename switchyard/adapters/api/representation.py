@@ -67,7 +67,12 @@ def tenant_page(rows: Sequence[TenantRow], limit: int) -> TenantPageOut:
 def audit_page(rows: Sequence[AuditRow], limit: int) -> AuditPageOut:
     """A page of audit events, with the sequence to page after if this one is full."""
     following = rows[-1].sequence if rows and len(rows) == limit else None
-    return AuditPageOut(events=[AuditEventOut.model_validate(r) for r in rows], next=following)
+    return AuditPageOut(events=[audit_event(row) for row in rows], next=following)
+
+
+def audit_event(row: AuditRow) -> AuditEventOut:
+    """One audit event as the API shows it, `payloadOmitted` where a page left it out."""
+    return AuditEventOut.model_validate({**vars(row), "payload_omitted": row.payload is None})
 
 
 def checkpoint(task: TaskRow) -> CheckpointOut:

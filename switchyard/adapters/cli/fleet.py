@@ -6,11 +6,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from sqlalchemy import Connection
 
-from switchyard.adapters.api.read_schemas import AuditPageOut, TenantPageOut
-from switchyard.adapters.api.representation import audit_page, tenant_page
+from switchyard.adapters.api.read_schemas import AuditEventOut, AuditPageOut, TenantPageOut
+from switchyard.adapters.api.representation import audit_event, audit_page, tenant_page
 from switchyard.adapters.cli.common import JsonOption
-from switchyard.adapters.cli.read_output import print_audit_page, print_tenant_page
+from switchyard.adapters.cli.read_output import (
+    print_audit_event,
+    print_audit_page,
+    print_tenant_page,
+)
 from switchyard.adapters.cli.reads import (
     LimitOption,
     MinSequenceOption,
@@ -20,8 +25,9 @@ from switchyard.adapters.cli.reads import (
     read_tables,
 )
 from switchyard.adapters.cli.remote import remote, unavailable_with
+from switchyard.domain.errors import AuditEventNotFound
 from switchyard.projections.fleet import list_tenants
-from switchyard.projections.queries import audit
+from switchyard.projections.queries import AuditRow, audit, audit_event_row
 
 
 def tenants(
@@ -88,10 +94,17 @@ def audit_command(
     after: Annotated[
         int | None, typer.Option(help="The page after this sequence (the cursor printed).")
     ] = None,
+    sequence: Annotated[
+        int | None,
+        typer.Option(help="Only this event, its payload whole (a page leaves out large ones)."),
+    ] = None,
     min_sequence: MinSequenceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail: every event, filtered, newest first, paged by sequence."""
+    if sequence is not None:
+        print_audit_event(_one_event(sequence, min_sequence), as_json)
+        return
     api = remote()
     if api is not None:
         page = api.get(
@@ -128,3 +141,18 @@ def audit_command(
         )
         page = audit_page(found, limit)
     print_audit_page(page, as_json)
+
+
+def _one_event(sequence: int, min_sequence: int | None) -> AuditEventOut:
+    """The audit event with this sequence, from the API or the read tables."""
+    api = remote()
+    if api is not None:
+        return api.get(AuditEventOut, f"/v1/audit/{sequence}", minSequence=min_sequence)
+
+    def found(conn: Connection) -> AuditRow:
+        row = audit_event_row(conn, sequence)
+        if row is None:
+            raise AuditEventNotFound(sequence=sequence)
+        return row
+
+    return audit_event(read_tables(found, min_sequence))

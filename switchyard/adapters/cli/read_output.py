@@ -5,6 +5,7 @@ the API's models, so a page read from the tables and one the API answered print 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 
 import typer
@@ -163,6 +164,9 @@ def show_audit_rows(rows: list[AuditEventOut]) -> None:
     left = max(AUDIT_MIN_FIELDS, min(AUDIT_MAX_FIELDS, console.width - used - 1))
     table.add_column("fields", no_wrap=True, overflow="ellipsis", max_width=left)
     for row, shown in zip(rows, cells, strict=True):
+        if row.payload is None:
+            table.add_row(*shown, f"(large: --sequence {row.sequence})")
+            continue
         fields = {k: v for k, v in row.payload.items() if k not in QUIET_FIELDS}
         table.add_row(*shown, json.dumps(fields, default=str, separators=(",", ":")))
     console.print(table)
@@ -199,6 +203,15 @@ def print_tenant_page(page: TenantPageOut, as_json: bool) -> None:
         return
     show_tenant_rows(page.tenants)
     _next_page(page.next)
+
+
+def print_audit_event(event: AuditEventOut, as_json: bool) -> None:
+    """Print one audit event (the API's body with --json): its row, then its whole payload."""
+    if as_json:
+        print_json(event)
+        return
+    show_audit_rows([event.model_copy(update={"payload": {}})])
+    sys.stdout.write(json.dumps(event.payload, indent=2, default=str) + "\n")
 
 
 def print_audit_page(page: AuditPageOut, as_json: bool) -> None:

@@ -8,11 +8,13 @@ partition to its stored next offset (the beginning if it has none, or if the
 stored one is past the partition's end: the topic was created anew). So a crash
 anywhere re-reads at most the batch it was applying, and a repeat changes
 nothing (events are applied by aggregate version). Offsets are also committed
-to Kafka after each batch, for lag tools only.
+to Kafka after each batch, for lag tools only, in the background (the next
+batch does not wait for them).
 
 A batch the database refuses is applied again after a pause, until it commits
 or the projector stops. The asyncio part is the consumer; the database work
-runs in a thread.
+runs in a thread, on one connection kept across batches (a pool check-out would
+ping the server each batch) and replaced after a failure.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from switchyard.adapters.logs import LIFECYCLE
@@ -58,6 +60,7 @@ class Projector:
         self._engine = engine
         self._config = config
         self._stop = stop
+        self._conn: Connection | None = None
         self.applied = 0
 
     def run(self) -> None:
@@ -80,6 +83,7 @@ class Projector:
             request_timeout_ms=config.request_timeout_ms,
         )
         await consumer.start()
+        told = _OffsetsForLagTools(consumer)
         try:
             consumer.subscribe([config.topic], listener=_SeekToStored(self, consumer))
             log.info("projector: joining group %s on topic %s", config.group, config.topic)
@@ -89,9 +93,11 @@ class Projector:
                 )
                 if fetched:
                     await self._apply_until_done(fetched)
-                    await _commit_to_kafka(consumer, fetched)
+                    told.note(fetched)
         finally:
+            await told.flush()
             await consumer.stop()
+            self._disconnect()
 
     async def _topic_ready(self) -> bool:
         """Create the topic if the relay has not yet (so the group has partitions to share)."""
@@ -119,6 +125,7 @@ class Projector:
             try:
                 result = await asyncio.to_thread(self.apply_records, fetched)
             except DBAPIError as exc:
+                self._disconnect()
                 if self._stop.is_set():
                     raise
                 log.warning("projector: read tables unavailable (%s); retrying the batch", exc)
@@ -143,8 +150,15 @@ class Projector:
                 None if last is None else last.sequence,
                 None if last is None else last.time,
             )
-        with self._engine.connect() as conn:
-            return apply(conn, events, consumed)
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return apply(self._conn, events, consumed)
+
+    def _disconnect(self) -> None:
+        """Give the kept connection back (after a failure, a new one is checked out)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def seek_to_stored(
         self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
@@ -207,9 +221,40 @@ def _event(record: ConsumerRecord[bytes, bytes]) -> ProjectedEvent | None:
         return None
 
 
-async def _commit_to_kafka(consumer: AIOKafkaConsumer, fetched: Records) -> None:
-    """Tell Kafka the group's offsets too, for lag tools; PostgreSQL's are the ones used."""
-    offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in fetched.items()}
+class _OffsetsForLagTools:
+    """The group's offsets told to Kafka too, for lag tools (PostgreSQL's are the ones
+    used): in the background, one commit at a time, each of every partition's newest
+    offset noted since the one before."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        self._noted: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._committing: asyncio.Task[None] | None = None
+
+    def note(self, fetched: Records) -> None:
+        """Note a batch applied; commit it unless a commit is under way (which then goes on
+        with it)."""
+        for tp, records in fetched.items():
+            self._noted[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_noted())
+
+    async def flush(self) -> None:
+        """Wait until everything noted is committed (or failed to be)."""
+        if self._committing is not None:
+            await self._committing
+        await self._commit_noted()
+
+    async def _commit_noted(self) -> None:
+        while self._noted:
+            offsets, self._noted = self._noted, {}
+            await _commit_to_kafka(self._consumer, offsets)
+
+
+async def _commit_to_kafka(
+    consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
+) -> None:
+    """Commit the offsets to Kafka; a failure is only logged (the next commit catches up)."""
     try:
         await consumer.commit(offsets)
     except KafkaError as exc:  # a rebalance under way; the next batch commits again

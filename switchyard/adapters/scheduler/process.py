@@ -1,7 +1,8 @@
 """The `switchyard scheduler` role: claim runnable tasks and work on them in threads.
 
-One dispatcher claims tasks while a worker thread is free and waits on the
-event store's NOTIFY (or a short poll) when there is nothing to claim. One
+One dispatcher claims tasks while a worker thread is free, as many at once as
+threads are free, and waits on the event store's NOTIFY (or a short poll) when
+there is nothing to claim. One
 heartbeat thread renews every active lease and publishes progress. On stop
 (SIGTERM/SIGINT) it claims nothing more, lets running stages finish within a
 grace period, and releases what it holds; what it cannot finish is taken over
@@ -75,12 +76,13 @@ class SchedulerProcess:
         beats.start()
         running: list[threading.Thread] = []
         while not self.stop.is_set():
-            claim = self._next_claim()
-            if claim is not None:
+            claims = self._next_claims()
+            running = [t for t in running if t.is_alive()]
+            for claim in claims:
                 # Daemon threads: past the grace period the process may exit without them.
                 worker = threading.Thread(target=self._work, args=(claim,), daemon=True)
                 worker.start()
-                running = [t for t in running if t.is_alive()] + [worker]
+                running.append(worker)
         grace = self.config.grace_seconds
         log.info("stopping: waiting up to %.0fs for running tasks", grace, extra=LIFECYCLE)
         deadline = time.monotonic() + grace
@@ -93,22 +95,28 @@ class SchedulerProcess:
             log.warning("%d task(s) left running; they will be taken over", unfinished)
         return not unfinished
 
-    def _next_claim(self) -> Claim | None:
+    def _next_claims(self) -> list[Claim]:
+        """Once a worker thread is free, claim a task for each free one (none if none may
+        run; then wait for work)."""
         if not self._free.acquire(timeout=self.config.poll_seconds):
-            return None
+            return []
+        free = 1
+        while self._free.acquire(blocking=False):
+            free += 1
         try:
-            claim = self.leases.claim(self.worker.owner, self.config.lease_seconds)
+            claims = self.leases.claim_many(self.worker.owner, self.config.lease_seconds, free)
         except Exception:
             log.exception("claim failed; retrying after the poll interval")
-            self._free.release()
+            self._free.release(free)
             # Not wait_for_work: with the database down it returns at once, and the
             # dispatcher would spin.
             self.stop.wait(self.config.poll_seconds)
-            return None
-        if claim is None:
-            self._free.release()
+            return []
+        if len(claims) < free:
+            self._free.release(free - len(claims))
+        if not claims:
             self.leases.wait_for_work(self.config.poll_seconds)
-        return claim
+        return claims
 
     def _work(self, claim: Claim) -> None:
         try:

@@ -1,12 +1,12 @@
 """`GET /v1/audit`: the audit trail from the read tables, every filter, newest (or oldest)
-first, paged by sequence. Needs the audit scope; a token limited to some tenants sees
-only their tenants' events."""
+first, paged by sequence; `GET /v1/audit/{sequence}`: one event, its payload whole. Needs
+the audit scope; a token limited to some tenants sees only their tenants' events."""
 
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from switchyard.adapters.api.deps import Auditor, Services
 from switchyard.adapters.api.params import (
@@ -16,10 +16,11 @@ from switchyard.adapters.api.params import (
     text_query,
     utc,
 )
-from switchyard.adapters.api.read_schemas import AuditPageOut
+from switchyard.adapters.api.read_schemas import AuditEventOut, AuditPageOut
 from switchyard.adapters.api.reading import read
-from switchyard.adapters.api.representation import audit_page
-from switchyard.projections.queries import audit
+from switchyard.adapters.api.representation import audit_event, audit_page
+from switchyard.domain.errors import AuditEventNotFound
+from switchyard.projections.queries import audit, audit_event_row
 
 router = APIRouter(tags=["audit"])
 
@@ -76,3 +77,19 @@ def audit_trail(
         min_sequence,
     )
     return audit_page(rows, limit)
+
+
+@router.get("/v1/audit/{sequence}", response_model=AuditEventOut)
+def audit_event_whole(
+    parts: Services,
+    principal: Auditor,
+    sequence: Annotated[
+        int, Path(ge=0, le=LARGEST_SEQUENCE, description="The event's sequence.", examples=[1057])
+    ],
+    min_sequence: MinSequence = None,
+) -> AuditEventOut:
+    """Show one event of the audit trail, its payload whole (a page leaves out large ones)."""
+    row = read(parts, lambda conn: audit_event_row(conn, sequence, principal.tenants), min_sequence)
+    if row is None:
+        raise AuditEventNotFound(sequence=sequence)
+    return audit_event(row)
