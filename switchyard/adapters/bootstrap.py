@@ -22,6 +22,7 @@ from typing import Literal
 
 import redis
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.conninfo import make_conninfo
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine
@@ -33,8 +34,9 @@ from switchyard.adapters.metrics.registries import ProcessMetrics
 from switchyard.adapters.metrics.server import serving
 from switchyard.adapters.postgres.event_store import TransactionalRecorder
 from switchyard.adapters.postgres.leases import PostgresLeases
-from switchyard.adapters.postgres.migrate import migrate
+from switchyard.adapters.postgres.migrate import datastore_params, migrate
 from switchyard.adapters.postgres.persistence import event_store_env, store_errors
+from switchyard.adapters.postgres.read_pool import ReadPool
 from switchyard.adapters.postgres.read_store import current_schema, store_engine, url_engine
 from switchyard.adapters.postgres.rebuild import Progress, rebuild
 from switchyard.adapters.projector.config import ProjectorConfig
@@ -263,6 +265,11 @@ def pool_size(settings: Settings, roles: Roles) -> int:
     return max(settings.db_pool_size, needed)
 
 
+API_READ_CONNECTIONS = 8
+"""The connections the HTTP API's event loop reads on at once (each is held one round
+trip, so a few serve many clients)."""
+
+
 MetricsPort = Literal["scheduler_metrics_port", "relay_metrics_port", "projector_metrics_port"]
 """The settings that name a role's metrics port."""
 
@@ -336,6 +343,16 @@ class Container:
             if self.settings.create_tables:
                 migrate(url, current_schema(engine))
         return self._read_engine
+
+    def read_pool(self, size: int) -> ReadPool:
+        """A pool of up to `size` connections on the read tables (as `read_engine` reaches
+        them) for queries on an event loop; it opens on that loop (`async with`)."""
+        url = self.settings.read_database_url
+        if url is not None:
+            self.read_engine()  # migrated on first use
+            return ReadPool(url, size)
+        datastore = self._recorder().datastore
+        return ReadPool(make_conninfo(**datastore_params(datastore)), size, datastore.schema)
 
     def store_apart(self) -> Engine | None:
         """The event store's engine when the read tables are in another database, else None

@@ -11,12 +11,25 @@ EXPLAIN the very statement that runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, exists, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    select,
+)
 
 from switchyard.domain.status import TaskStatus
 from switchyard.projections.tables import tasks
@@ -109,16 +122,30 @@ def plan_tasks(
     return [TaskRow(**row._asdict()) for row in conn.execute(query).all()]
 
 
-def get_task_query(task_id: str, tenants: Collection[str] | None = None) -> Select[Any]:
-    """The statement `get_task` runs."""
-    return select(tasks).where(tasks.c.task_id == task_id, _of(tasks.c.tenant_id, tenants))
+@functools.cache
+def get_task_query(limited: bool = False) -> Select[Any]:
+    """The statement `get_task` runs, with its values as parameters (`get_task_params`): the
+    task's id and, if `limited`, the tenants' ids as one array. Built once per shape, it is
+    one statement text whatever the tenants, which the API can also send as it is."""
+    query = select(tasks).where(tasks.c.task_id == bindparam("task_id", type_=Text))
+    if limited:
+        query = query.where(tasks.c.tenant_id == any_(bindparam("tenants", type_=ARRAY(Text))))
+    return query
+
+
+def get_task_params(task_id: str, tenants: Collection[str] | None = None) -> dict[str, Any]:
+    """The parameters of `get_task_query(tenants is not None)` for this task and tenants."""
+    if tenants is None:
+        return {"task_id": task_id}
+    return {"task_id": task_id, "tenants": sorted(tenants)}
 
 
 def get_task(
     conn: Connection, task_id: str, tenants: Collection[str] | None = None
 ) -> TaskRow | None:
     """The task's row, if the read tables have it (and it is of one of `tenants`, if given)."""
-    row = conn.execute(get_task_query(task_id, tenants)).first()
+    query = get_task_query(tenants is not None)
+    row = conn.execute(query, get_task_params(task_id, tenants)).first()
     return None if row is None else TaskRow(**row._asdict())
 
 

@@ -18,6 +18,7 @@ from switchyard.adapters.postgres.migrate import migrate
 from switchyard.projections.fleet import (
     TenantRow,
     get_task,
+    get_task_params,
     get_task_query,
     list_tenants,
     list_tenants_query,
@@ -333,7 +334,9 @@ def _statements(history: History) -> Iterator[tuple[str, Select[Any]]]:
                 list_tenants_query(**filters(history), after=tenant),
             )
     yield "get_plan", get_plan_query(middle.plan_id)
-    yield "get_task", get_task_query(history.tasks[0].task_id)
+    yield "get_task", get_task_query().params(task_id=history.tasks[0].task_id)
+    limited = get_task_params(history.tasks[0].task_id, {"tenant-00001", "tenant-06000"})
+    yield "get_task limited", get_task_query(limited=True).params(**limited)
 
 
 INDEX_SCAN = re.compile(

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from switchyard.adapters.api.app import create_app
 from switchyard.adapters.api.deps import ApiServices
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
-from switchyard.adapters.bootstrap import Container, container
+from switchyard.adapters.bootstrap import API_READ_CONNECTIONS, Container, container
 from switchyard.adapters.cli.api import api_metrics
 from switchyard.adapters.settings import Settings
 from switchyard.domain.outbound import LOOPBACK
@@ -84,6 +84,7 @@ def api_app(pg_env: dict[str, str], *issued: Issued, **settings: object) -> Iter
             app=parts.app,
             store_engine=parts.store_engine(),
             read_engine=parts.read_engine(),
+            read_pool=parts.read_pool(API_READ_CONNECTIONS),
             settings=configured,
             tokens=Tokens(configured.api_tokens),
             metrics=api_metrics(parts),
@@ -107,7 +108,8 @@ def api_client(
     """A test client of the API on the test's event store (read tables in its schema)."""
     with api_app(pg_env, *issued, **settings) as app:
         transport = httpx.ASGITransport(app=app.asgi, raise_app_exceptions=False)
-        with start_blocking_portal() as portal:
+        lifespan = app.asgi.router.lifespan_context(app.asgi)  # as a server runs it
+        with start_blocking_portal() as portal, portal.wrap_async_context_manager(lifespan):
             client = httpx.AsyncClient(transport=transport, base_url="http://switchyard")
             try:
                 yield ApiClient(portal, client), app.parts

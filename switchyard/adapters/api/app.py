@@ -6,6 +6,8 @@ the container; tests from theirs); nothing is started at import time.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -41,7 +43,14 @@ to a query as `minSequence` to read your own write.
 
 def create_app(services: ApiServices) -> FastAPI:
     """The API on these parts."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with services.read_pool:  # on the server's event loop, which reads through it
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="switchyard",
         version="1",
         description=DESCRIPTION,

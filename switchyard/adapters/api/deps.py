@@ -19,19 +19,21 @@ from structlog.contextvars import bind_contextvars
 from switchyard.adapters.api.problems import ApiProblem
 from switchyard.adapters.api.tokens import Principal, Scope, Tokens
 from switchyard.adapters.metrics.registries import ProcessMetrics
+from switchyard.adapters.postgres.read_pool import ReadPool
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 
 
 @dataclass(frozen=True)
 class ApiServices:
-    """The parts the API runs on: the application, the read tables, settings, tokens,
-    the process's metrics, and its stop (set, it ends the event streams so the server
-    can stop)."""
+    """The parts the API runs on: the application, the read tables (an engine, and a pool
+    for queries answered on the event loop), settings, tokens, the process's metrics, and
+    its stop (set, it ends the event streams so the server can stop)."""
 
     app: Switchyard
     store_engine: Engine
     read_engine: Engine
+    read_pool: ReadPool
     settings: Settings
     tokens: Tokens
     metrics: ProcessMetrics
@@ -43,8 +45,9 @@ class ApiServices:
         return None if self.store_engine is self.read_engine else self.store_engine
 
 
-def services(request: Request) -> ApiServices:
-    """The API's parts, set on the app at start."""
+async def services(request: Request) -> ApiServices:
+    """The API's parts, set on the app at start (a coroutine: FastAPI runs a plain function
+    dependency on its threadpool, a hop per request)."""
     found: ApiServices = request.app.state.services
     return found
 
@@ -64,7 +67,8 @@ def authorised(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if credentials is None:
             raise ApiProblem(401, "send `Authorization: Bearer <token>`")
-        found = services(request).tokens.authenticate(credentials.credentials)
+        parts: ApiServices = request.app.state.services  # not a dependency: each costs
+        found = parts.tokens.authenticate(credentials.credentials)
         if found is None:
             raise ApiProblem(401, "the token is not known")
         if scope not in found.scopes:
@@ -86,7 +90,7 @@ Auditor = Annotated[Principal, Depends(authorised(Scope.AUDIT_READ))]
 """The principal of a request that reads the audit trail."""
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -38,9 +38,12 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request once per key, or replay or refuse it."""
-        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
         key = headers.get(HEADER)
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
+        if key is None:
             await self._app(scope, receive, send)
             return
         parts: ApiServices = scope["app"].state.services

@@ -45,7 +45,7 @@ def text_query(description: str, example: str, alias: str | None = None) -> Any:
     )
 
 
-def page_limit(
+async def page_limit(
     parts: Services,
     limit: Annotated[
         int | None,

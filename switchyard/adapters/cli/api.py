@@ -6,7 +6,6 @@ starts: every other command would pay about a second for them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from switchyard.adapters.api.tokens import Scope, Tokens, TokenSetting, new_token, token_hash
-from switchyard.adapters.bootstrap import Container, Roles, container
+from switchyard.adapters.bootstrap import API_READ_CONNECTIONS, Container, Roles, container
 from switchyard.adapters.cli.output import console
 from switchyard.adapters.cli.roles import stop_on_signals
 from switchyard.adapters.logs import LIFECYCLE, role_logs
@@ -41,6 +40,7 @@ def api_services(parts: Container) -> ApiServices:
         app=parts.app,
         store_engine=parts.store_engine(),
         read_engine=parts.read_engine(),
+        read_pool=parts.read_pool(API_READ_CONNECTIONS),
         settings=parts.settings,
         tokens=Tokens(parts.settings.api_tokens),
         metrics=api_metrics(parts),
@@ -81,14 +81,15 @@ def serve_until_stopped(
     server: uvicorn.Server, stop: threading.Event, sockets: list[socket.socket] | None = None
 ) -> None:
     """Run the server until `stop` is set (uvicorn's own signal handlers stay off), on
-    `sockets` already listening if given, else on its configured host and port."""
+    `sockets` already listening if given, else on its configured host and port, on the
+    event loop uvicorn picks (uvloop where installed)."""
 
     def watch() -> None:
         stop.wait()
         server.should_exit = True
 
     threading.Thread(target=watch, name="api-stop", daemon=True).start()
-    asyncio.run(server.serve(sockets))
+    server.run(sockets)
 
 
 HostOption = Annotated[

@@ -116,13 +116,15 @@ def reading(engine: Engine) -> Iterator[Connection]:
 def begin_reading(conn: Connection) -> None:
     """Take the shared lock and plan each statement for its values, in the transaction of
     `conn` (what `reading` does first)."""
-    conn.execute(_READING, {"key": LOCK_KEY})
+    conn.execute(READING, {"key": LOCK_KEY})
 
 
-_READING = text(
+READING = text(
     "SELECT pg_advisory_xact_lock_shared(:key),"
     " set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
+"""What a reading transaction runs first: the shared lock (`key`: `LOCK_KEY`), and each
+statement planned for its values."""
 
 
 def read_positions(engine: Engine, topic: str) -> dict[int, int]:

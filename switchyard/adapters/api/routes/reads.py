@@ -22,11 +22,11 @@ from switchyard.adapters.api.params import (
     utc,
 )
 from switchyard.adapters.api.read_schemas import PlanDetailOut, PlanPageOut, TaskOut
-from switchyard.adapters.api.reading import read
+from switchyard.adapters.api.reading import read, read_one
 from switchyard.adapters.api.representation import parse_plan_cursor, plan_detail, plan_page
 from switchyard.domain.errors import PlanNotFound, TaskNotFound
 from switchyard.domain.status import PlanStatus, TaskStatus
-from switchyard.projections.fleet import get_task, plan_tasks
+from switchyard.projections.fleet import TaskRow, get_task_params, get_task_query, plan_tasks
 from switchyard.projections.queries import get_plan, list_plans
 
 router = APIRouter(tags=["plans"])
@@ -111,11 +111,13 @@ def plan(
 
 
 @router.get("/v1/tasks/{taskId}", response_model=TaskOut)
-def task(
+async def task(
     parts: Services, principal: Reader, task_id: TaskId, min_sequence: MinSequence = None
 ) -> TaskOut:
     """Show one task: where it is, who holds it, what failed, what it waits for."""
-    row = read(parts, lambda conn: get_task(conn, str(task_id), principal.tenants), min_sequence)
+    tenants = principal.tenants
+    query, params = get_task_query(tenants is not None), get_task_params(str(task_id), tenants)
+    row = await read_one(parts, query, params, TaskRow, min_sequence)
     if row is None:
         raise TaskNotFound(task_id=str(task_id))
     return TaskOut.model_validate(row)
