@@ -28,6 +28,8 @@ from eventsourcing.utils import get_topic
 from switchyard.application.tracing import METADATA, TRACEPARENT, current_traceparent
 
 _INT64 = range(-(2**63), 2**63)
+_AS_THEY_ARE = frozenset({str, bool, type(None)})
+_ORIGINATOR = frozenset({"originator_id", "originator_version"})
 
 
 class ChunkEncoder:
@@ -44,29 +46,43 @@ class ChunkEncoder:
             else None
         )
         self._known: dict[int, tuple[Any, orjson.Fragment]] = {}
+        self._kinds: dict[type[Any], tuple[str, dict[str, Any]]] = {}
         traceparent = current_traceparent()
         self._metadata = None if traceparent is None else {TRACEPARENT: traceparent}
 
     def stored(self, event: DomainEventProtocol[UUID]) -> StoredEvent:
         """The stored event the mapper's `to_stored_event` gives for this event."""
-        state = dict(vars(event))
-        originator_id = state.pop("originator_id")
-        originator_version = state.pop("originator_version")
-        class_version = getattr(type(event), "class_version", 1)
-        if class_version > 1:
-            state["class_version"] = class_version
-        if self._metadata is not None:
-            state[METADATA] = self._metadata
-        data = orjson.dumps({key: self._value(value) for key, value in state.items()})
+        fields = vars(event)
+        kind = type(event)
+        topic, extra = self._kinds.get(kind) or self._kind(kind)
+        state = {
+            key: value if type(value) in _AS_THEY_ARE else self._value(value)
+            for key, value in fields.items()
+            if key not in _ORIGINATOR
+        }
+        if extra:
+            state.update(extra)
+        data = orjson.dumps(state)
         if self._mapper.compressor:
             data = self._mapper.compressor.compress(data)
         if self._mapper.cipher:
             data = self._mapper.cipher.encrypt(data)
-        return StoredEvent(originator_id, originator_version, get_topic(type(event)), data)
+        return StoredEvent(fields["originator_id"], fields["originator_version"], topic, data)
+
+    def _kind(self, kind: type[Any]) -> tuple[str, dict[str, Any]]:
+        """An event class's topic and the keys the mapper adds to its state."""
+        extra: dict[str, Any] = {}
+        class_version = getattr(kind, "class_version", 1)
+        if class_version > 1:
+            extra["class_version"] = class_version
+        if self._metadata is not None:
+            extra[METADATA] = self._value(self._metadata)
+        self._kinds[kind] = get_topic(kind), extra
+        return self._kinds[kind]
 
     def _value(self, value: Any) -> Any:
         kind = type(value)
-        if kind is str or kind is bool or value is None or (kind is int and value in _INT64):
+        if kind is int and value in _INT64:
             return value
         if kind is UUID and self._uuid_prefix is not None:
             return orjson.Fragment(self._uuid_prefix + value.hex.encode() + b'"}')
