@@ -190,7 +190,7 @@ class Switchyard(Application[UUID]):
         if isinstance(self.recorder, PlanStore):
             sequence = record_chunks(chunks, self.recorder, self.mapper)
         else:
-            everything = [x for chunk in chunks for x in (*chunk.events, *chunk.saved)]
+            everything = [x for c in chunks for x in (*(r.event() for r in c.events), *c.saved)]
             sequence = self.save(*everything)[-1].notification.id
         return PlanCreated(plan.id, plan.task_ids, sequence, True)
 

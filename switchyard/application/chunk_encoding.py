@@ -23,8 +23,9 @@ from uuid import UUID
 import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, UUIDAsHex
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
+from switchyard.application.new_tasks import EventRecord
 from switchyard.application.tracing import METADATA, TRACEPARENT, current_traceparent
 
 _INT64 = range(-(2**63), 2**63)
@@ -47,27 +48,39 @@ class ChunkEncoder:
         )
         self._known: dict[int, tuple[Any, orjson.Fragment]] = {}
         self._kinds: dict[type[Any], tuple[str, dict[str, Any]]] = {}
+        self._extras: dict[str, dict[str, Any]] = {}
         traceparent = current_traceparent()
         self._metadata = None if traceparent is None else {TRACEPARENT: traceparent}
 
     def stored(self, event: DomainEventProtocol[UUID]) -> StoredEvent:
         """The stored event the mapper's `to_stored_event` gives for this event."""
         fields = vars(event)
-        kind = type(event)
-        topic, extra = self._kinds.get(kind) or self._kind(kind)
-        state = {
+        topic, extra = self._kinds.get(type(event)) or self._kind(type(event))
+        state = {key: value for key, value in fields.items() if key not in _ORIGINATOR}
+        data = self._encoded(state, extra)
+        return StoredEvent(fields["originator_id"], fields["originator_version"], topic, data)
+
+    def stored_record(self, record: EventRecord) -> StoredEvent:
+        """The stored event the mapper gives for the event the record describes."""
+        extra = self._extras.get(record.topic)
+        if extra is None:
+            extra = self._extras[record.topic] = self._kind(resolve_topic(record.topic))[1]
+        data = self._encoded(record.state, extra)
+        return StoredEvent(record.originator_id, record.originator_version, record.topic, data)
+
+    def _encoded(self, state: dict[str, Any], extra: dict[str, Any]) -> bytes:
+        written = {
             key: value if type(value) in _AS_THEY_ARE else self._value(value)
-            for key, value in fields.items()
-            if key not in _ORIGINATOR
+            for key, value in state.items()
         }
         if extra:
-            state.update(extra)
-        data = orjson.dumps(state)
+            written.update(extra)
+        data = orjson.dumps(written)
         if self._mapper.compressor:
             data = self._mapper.compressor.compress(data)
         if self._mapper.cipher:
             data = self._mapper.cipher.encrypt(data)
-        return StoredEvent(fields["originator_id"], fields["originator_version"], topic, data)
+        return data
 
     def _kind(self, kind: type[Any]) -> tuple[str, dict[str, Any]]:
         """An event class's topic and the keys the mapper adds to its state."""

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import project_aggregate
@@ -79,9 +79,10 @@ def record_chunks(chunks: Iterable[PlanChunk], store: PlanStore, mapper: Mapper[
 def store_chunk(chunk: PlanChunk, mapper: Mapper[UUID]) -> StoreChunk:
     """One chunk of the plan as stored events and scheduling rows."""
     encoder = ChunkEncoder(mapper)
-    events: list[Any] = [*chunk.events, *(e for a in chunk.saved for e in a.collect_events())]
+    events = [encoder.stored_record(record) for record in chunk.events]
+    events += (encoder.stored(event) for a in chunk.saved for event in a.collect_events())
     return StoreChunk(
-        events=[encoder.stored(event) for event in events],
+        events=events,
         scheduling=scheduling_rows(chunk.saved),
         new_tasks=chunk.new_tasks,
     )

@@ -5,7 +5,7 @@ with the new task appended and, when the request says `supersede`, the
 tenants' older tasks that wait and never started, cancelled for the new ones.
 
 The plan comes first, alone (its task ids are drawn up front); then each chunk
-of tenants gives its new tasks' and new task lists' first events (made directly,
+of tenants gives its new tasks' and new task lists' first events (their records,
 see `new_tasks`), the new tasks' queue rows, and the aggregates that
 existed before and change (known tenants' task lists, superseded tasks). A
 caller writes the chunks one after another in one transaction, so a plan of
@@ -20,9 +20,13 @@ from datetime import datetime
 from itertools import islice
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate, DomainEvent
+from eventsourcing.domain import Aggregate
 
-from switchyard.application.new_tasks import first_assignment_events, queued_task_events
+from switchyard.application.new_tasks import (
+    EventRecord,
+    first_assignment_events,
+    queued_task_events,
+)
 from switchyard.application.scheduling import TaskRow
 from switchyard.application.tenant_order import WAITING, LoadTask, live_tasks
 from switchyard.domain.plan import Plan
@@ -49,7 +53,7 @@ class PlanChunk:
     lists, the tasks it supersedes).
     """
 
-    events: Sequence[DomainEvent] = ()
+    events: Sequence[EventRecord] = ()
     new_tasks: Sequence[TaskRow] = ()
     saved: Sequence[Aggregate] = ()
 
@@ -99,9 +103,9 @@ class _ChunkBuilder:
     def _chunk(self, chunk: list[tuple[int, tuple[TenantConfig, UUID]]]) -> PlanChunk:
         known = self.find_tenant_tasks([tenant.tenant_id for _, (tenant, _) in chunk])
         timestamp = Task.Created.create_timestamp()
-        tasks: list[DomainEvent] = []
+        tasks: list[EventRecord] = []
         rows: list[TaskRow] = []
-        lists: list[DomainEvent] = []
+        lists: list[EventRecord] = []
         saved: list[Aggregate] = []
         superseded: list[Aggregate] = []
         for position, (tenant, task_id) in chunk:
@@ -122,7 +126,7 @@ class _ChunkBuilder:
 
     def _new_task(
         self, position: int, tenant: TenantConfig, task_id: UUID, timestamp: datetime
-    ) -> tuple[tuple[DomainEvent, DomainEvent], TaskRow]:
+    ) -> tuple[tuple[EventRecord, EventRecord], TaskRow]:
         """A new queued task's events and its queue row."""
         plan_id = self.plan.id
         stages = self.stage_factory.build(tenant, plan_id, task_id)

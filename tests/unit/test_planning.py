@@ -47,7 +47,7 @@ def chunks_of(
 def replayed(chunks: list[PlanChunk]) -> list[Any]:
     """The aggregates the chunks' events make, in the order each first appears."""
     histories: dict[UUID, list[Any]] = {}
-    for event in (e for chunk in chunks for e in chunk.events):
+    for event in (r.event() for chunk in chunks for r in chunk.events):
         histories.setdefault(event.originator_id, []).append(event)
     return [project_aggregate(None, history) for history in histories.values()]
 
