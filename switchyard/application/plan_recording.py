@@ -30,6 +30,7 @@ from uuid import UUID
 from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from switchyard.application.built_ahead import built_ahead
 from switchyard.application.chunk_encoding import ChunkEncoder
 from switchyard.application.planning import PlanChunk
 from switchyard.application.scheduling import PlanRow, TaskRow, scheduling_rows
@@ -72,8 +73,9 @@ class PlanStore(Protocol):
 
 
 def record_chunks(chunks: Iterable[PlanChunk], store: PlanStore, mapper: Mapper[UUID]) -> int:
-    """Encode and write the plan's chunks as they come; the last notification id."""
-    return store.insert_in_chunks(store_chunk(chunk, mapper) for chunk in chunks)
+    """Encode and write the plan's chunks, the next built while the store writes the last
+    (`built_ahead`); the last notification id."""
+    return store.insert_in_chunks(built_ahead(store_chunk(chunk, mapper) for chunk in chunks))
 
 
 def store_chunk(chunk: PlanChunk, mapper: Mapper[UUID]) -> StoreChunk:
