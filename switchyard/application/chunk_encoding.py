@@ -11,8 +11,8 @@ by the app's own transcoder the first time it is met and embedded as a JSON
 fragment after that. The bytes are the ones the app's mapper writes, traceparent
 metadata, compression and encryption included (a unit test compares them).
 
-An encoder lives for one chunk: the values it keeps are those of the chunk's
-events, which are immutable records.
+An encoder lives for one chunk: the values it keeps (by identity) are those of
+the chunk's events, which nothing changes once they are made.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ of tenants gives its new tasks' and new task lists' first events (their records,
 see `new_tasks`), the new tasks' queue rows, and the aggregates that
 existed before and change (known tenants' task lists, superseded tasks). A
 caller writes the chunks one after another in one transaction, so a plan of
-any size is recorded all or nothing while only one chunk is held at a time.
+any size is recorded all or nothing while only a chunk or two is held at a time.
 """
 
 from __future__ import annotations
