@@ -11,9 +11,9 @@ and the commit only, and notification ids still follow commit order (a log
 follower never skips an event). That statement sorts the staged events by
 position; the transaction's `work_mem` is raised to hold them (up to
 `SORT_MEMORY_LIMIT`), or the sort would spill them all to disk and read them
-back while every other writer waits for the lock. A conflict (another save wrote one of the
-aggregates first) fails that INSERT, and the whole transaction, staged rows
-and scheduling rows included, rolls back.
+back while every other writer waits for the lock. A conflict (another save
+wrote one of the aggregates first) fails that INSERT, and the whole
+transaction, staged rows and scheduling rows included, rolls back.
 
 The tenants' task lists are read the same way for many at once: one SELECT
 of the events of many aggregates.
