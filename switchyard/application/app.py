@@ -188,9 +188,9 @@ class Switchyard(Application[UUID]):
             self.get_task,
         )
         if isinstance(self.recorder, PlanStore):
-            sequence = record_chunks(plan.id, chunks, self.recorder, self.mapper)
+            sequence = record_chunks(chunks, self.recorder, self.mapper)
         else:
-            everything = [aggregate for chunk in chunks for aggregate in chunk]
+            everything = [x for c in chunks for x in (*(r.event() for r in c.events), *c.saved)]
             sequence = self.save(*everything)[-1].notification.id
         return PlanCreated(plan.id, plan.task_ids, sequence, True)
 

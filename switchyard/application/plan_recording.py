@@ -1,11 +1,12 @@
 """Recording a new plan chunk by chunk, in one transaction, on a store that can.
 
 A plan of tens of thousands of tenants is too big to build, encode and insert
-at once: memory would grow with it. `planning.plan_chunks` builds its
-aggregates a chunk of tenants at a time; here each chunk becomes stored events
-and scheduling rows, handed to a `PlanStore`, which writes every chunk in one
-transaction and makes them visible together, or none of them. The tenants'
-task lists are read a chunk at a time too, in one query per chunk.
+at once: memory would grow with it. `planning.plan_chunks` builds its events
+a chunk of tenants at a time; here each chunk becomes stored events (encoded
+by a `ChunkEncoder`, each value the chunk's events share once) and scheduling
+rows, handed to a `PlanStore`, which writes every chunk in one transaction and
+makes them visible together, or none of them. The tenants' task lists are
+read a chunk at a time too, in one query per chunk.
 
 A store that is no `PlanStore` (the in-memory one) gets the whole plan in one
 ordinary save instead.
@@ -27,9 +28,11 @@ from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import project_aggregate
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from switchyard.application.built_ahead import built_ahead
+from switchyard.application.chunk_encoding import ChunkEncoder
+from switchyard.application.planning import PlanChunk
 from switchyard.application.scheduling import PlanRow, TaskRow, scheduling_rows
 from switchyard.domain.tenant import TenantTasks, tenant_tasks_id
 
@@ -69,21 +72,21 @@ class PlanStore(Protocol):
         ...
 
 
-def record_chunks(
-    plan_id: UUID, chunks: Iterable[list[Aggregate]], store: PlanStore, mapper: Mapper[UUID]
-) -> int:
-    """Encode and write the plan's chunks of aggregates as they come; the last notification id."""
-    return store.insert_in_chunks(store_chunk(plan_id, chunk, mapper) for chunk in chunks)
+def record_chunks(chunks: Iterable[PlanChunk], store: PlanStore, mapper: Mapper[UUID]) -> int:
+    """Encode and write the plan's chunks, the next built while the store writes the last
+    (`built_ahead`); the last notification id."""
+    return store.insert_in_chunks(built_ahead(store_chunk(chunk, mapper) for chunk in chunks))
 
 
-def store_chunk(plan_id: UUID, aggregates: list[Aggregate], mapper: Mapper[UUID]) -> StoreChunk:
-    """One chunk of the plan's aggregates as stored events and scheduling rows."""
-    rows = scheduling_rows(aggregates)
-    new = [r for r in rows if isinstance(r, TaskRow) and r.plan_id == plan_id]
+def store_chunk(chunk: PlanChunk, mapper: Mapper[UUID]) -> StoreChunk:
+    """One chunk of the plan as stored events and scheduling rows."""
+    encoder = ChunkEncoder(mapper)
+    events = [encoder.stored_record(record) for record in chunk.events]
+    events += (encoder.stored(event) for a in chunk.saved for event in a.collect_events())
     return StoreChunk(
-        events=[mapper.to_stored_event(e) for a in aggregates for e in a.collect_events()],
-        scheduling=[r for r in rows if not (isinstance(r, TaskRow) and r.plan_id == plan_id)],
-        new_tasks=new,
+        events=events,
+        scheduling=scheduling_rows(chunk.saved),
+        new_tasks=chunk.new_tasks,
     )
 
 

@@ -153,8 +153,11 @@ def _name(host: str) -> str:
 
 def address_of(host: str) -> Address | None:
     """The address a host literal names (legacy IPv4 forms included), or None for a name."""
+    literal = host.strip("[]").split("%")[0]
+    if ":" not in literal and not _LEGACY_IPV4.match(literal.lower()):
+        return None  # no address form has these characters: spare the parser's two failures
     try:
-        return ipaddress.ip_address(host.strip("[]").split("%")[0])
+        return ipaddress.ip_address(literal)
     except ValueError:
         pass
     if _LEGACY_IPV4.match(host.lower()):
@@ -199,12 +202,15 @@ def refused_targets(raw: Mapping[str, Any], policy: OutboundPolicy) -> Iterator[
     tenants = raw.get("tenants")
     if not isinstance(tenants, list):
         return
+    reasons: dict[str, str | None] = {}  # tenants often share hosts: each is judged once
     for index, tenant in enumerate(tenants):
         if not isinstance(tenant, Mapping):
             continue
         for field, target in _targets(tenant):
             host = host_of(target)
-            reason = None if host is None else policy.refusal(host)
+            if host is not None and host not in reasons:
+                reasons[host] = policy.refusal(host)
+            reason = None if host is None else reasons[host]
             if reason is not None:
                 yield Problem(f"tenants[{index}].{field}", REFUSED_CODE, reason)
 

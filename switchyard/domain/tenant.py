@@ -9,7 +9,8 @@ plans were recorded, the order the tenant's tasks run in.
 from __future__ import annotations
 
 from functools import lru_cache
-from uuid import NAMESPACE_URL, UUID, uuid5
+from hashlib import sha1
+from uuid import NAMESPACE_URL, UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -34,7 +35,12 @@ class TenantTasks(Aggregate):
         self.task_ids = (*self.task_ids, task_id)
 
 
+_NAME_PREFIX = NAMESPACE_URL.bytes + b"switchyard:tenant:"
+
+
 @lru_cache(maxsize=4096)  # a plan asks twice per tenant, a chunk of tenants apart at most
 def tenant_tasks_id(tenant_id: str) -> UUID:
-    """The id of a tenant's TenantTasks aggregate."""
-    return uuid5(NAMESPACE_URL, f"switchyard:tenant:{tenant_id}")
+    """The id of a tenant's TenantTasks aggregate: `uuid5(NAMESPACE_URL,
+    f"switchyard:tenant:{tenant_id}")`, without rebuilding the namespace's bytes each time."""
+    digest = sha1(_NAME_PREFIX + tenant_id.encode()).digest()
+    return UUID(bytes=digest[:16], version=5)

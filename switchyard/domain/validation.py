@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ ServiceTypes = Mapping[str, frozenset[str]]
 Rule = Callable[[Mapping[str, Any], ServiceTypes], Iterator[Problem]]
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_DIGITS_AND_DOTS = frozenset("0123456789.")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -213,6 +215,7 @@ def _registry(path: str, t: Mapping[str, Any], _: ServiceTypes) -> Iterator[Prob
         yield Problem(f"{path}.registry", "type", "registry must be a mapping with a 'kind'")
 
 
+@lru_cache(maxsize=4096)  # a plan's tenants often share endpoints (a gateway, a balancer)
 def is_well_formed_endpoint(endpoint: str) -> bool:
     """Whether an endpoint is an http(s) URL with a host, or host[:port]."""
     if endpoint.startswith(("http://", "https://")):
@@ -233,11 +236,14 @@ def _has_port(endpoint: str) -> bool:
 
 
 def _is_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return bool(_HOSTNAME.match(host)) and not host.replace(".", "").isdigit()
-    return True
+    if ":" in host or set(host) <= _DIGITS_AND_DOTS:  # else no address: spare the parser
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return True
+    return bool(_HOSTNAME.match(host)) and not host.replace(".", "").isdigit()
 
 
 TENANT_CHECKS = (_tenant_fields, _service_type, _endpoints, _health_check, _registry)

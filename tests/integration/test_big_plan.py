@@ -61,11 +61,11 @@ def test_a_conflict_in_the_last_chunk_rolls_back_every_chunk(app: Switchyard) ->
         # Once every chunk but the last is written, another plan takes the last
         # tenant's task list first: the big plan's list for it now conflicts.
         held = next(chunks)
-        for aggregates in chunks:
-            yield store_chunk(plan.id, held, app.mapper)
-            held = aggregates
+        for chunk in chunks:
+            yield store_chunk(held, app.mapper)
+            held = chunk
         app.create_plan(probe_plan(f"t{LAST:05d}"), "rival")
-        yield store_chunk(plan.id, held, app.mapper)
+        yield store_chunk(held, app.mapper)
 
     with pytest.raises(IntegrityError):
         app.recorder.insert_in_chunks(racing())  # type: ignore[attr-defined]

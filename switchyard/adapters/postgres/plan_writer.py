@@ -8,9 +8,12 @@ go on saving while the chunks stream in. At the end, as every save does, the
 recorder notifies, takes the events table's lock and inserts the staged events
 in their order with one INSERT ... SELECT: the lock is held for that statement
 and the commit only, and notification ids still follow commit order (a log
-follower never skips an event). A conflict (another save wrote one of the
-aggregates first) fails that INSERT, and the whole transaction, staged rows
-and scheduling rows included, rolls back.
+follower never skips an event). That statement sorts the staged events by
+position; the transaction's `work_mem` is raised to hold them (up to
+`SORT_MEMORY_LIMIT`), or the sort would spill them all to disk and read them
+back while every other writer waits for the lock. A conflict (another save
+wrote one of the aggregates first) fails that INSERT, and the whole
+transaction, staged rows and scheduling rows included, rolls back.
 
 The tenants' task lists are read the same way for many at once: one SELECT
 of the events of many aggregates.
@@ -50,6 +53,17 @@ _COPY = (
 )
 
 _IDLE_LIMIT = "SET LOCAL idle_in_transaction_session_timeout = '60s'"
+
+SORT_MEMORY_LIMIT = 256 * 1024 * 1024
+"""The most memory the publishing sort may take on the server (bytes); a bigger plan spills."""
+
+_SORT_OVERHEAD = 1.5
+"""A sorted row's memory for each byte of its event (its header and other columns)."""
+
+_RAISE_WORK_MEM = """
+SELECT set_config('work_mem',
+    greatest(pg_size_bytes(current_setting('work_mem')) / 1024, %s)::text || 'kB', true)
+"""
 
 _COLUMN_TYPES = ("int8", "uuid", "int4", "text", "bytea")
 
@@ -95,11 +109,13 @@ def insert_in_chunks(recorder: TransactionalRecorder, chunks: Iterable[StoreChun
         # held while it builds, so a longer limit keeps no other writer waiting.
         curs.execute(_IDLE_LIMIT)
         curs.execute(_STAGE)
-        staged = 0
+        staged = staged_bytes = 0
         for chunk in chunks:
             recorder._write_scheduling(curs, chunk.scheduling)
             _queue(curs, queue_table(recorder), chunk.new_tasks)
             staged = _stage(curs, chunk.events, staged)
+            staged_bytes += sum(len(e.state) for e in chunk.events)
+        _sort_in_memory(curs, staged_bytes)
         recorder._notify_channel(curs)
         recorder._lock_table(curs)
         curs.execute(publish)
@@ -107,6 +123,11 @@ def insert_in_chunks(recorder: TransactionalRecorder, chunks: Iterable[StoreChun
         if row is None or row["last"] is None:
             raise ValueError("a plan records at least one event")
         return int(row["last"])
+
+
+def _sort_in_memory(curs: Cursor[DictRow], staged_bytes: int) -> None:
+    kib = min(int(staged_bytes * _SORT_OVERHEAD), SORT_MEMORY_LIMIT) // 1024
+    curs.execute(_RAISE_WORK_MEM, (kib,))
 
 
 def queue_table(recorder: TransactionalRecorder) -> sql.Composable:
