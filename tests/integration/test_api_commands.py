@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import eventsourcing.persistence as es
 import httpx
 import pytest
 from anyio.from_thread import start_blocking_portal
@@ -196,6 +197,22 @@ def test_commands_run_in_the_requests_trace(api: tuple[ApiClient, Container]) ->
     stored = [json.loads(n.state).get(METADATA, {}).get("traceparent") for n in notifications]
     assert stored[:-1] == [TRACEPARENT] * (len(stored) - 1)
     assert stored[-1] is None
+
+
+def test_a_store_out_of_connections_is_503_wherever_it_is_met(pg_env: dict[str, str]) -> None:
+    with api_app(pg_env, WRITER) as app:
+        app.asgi.add_api_route("/v1/starved", starved)  # no route maps the store's errors
+        transport = httpx.ASGITransport(app=app.asgi, raise_app_exceptions=False)
+        with start_blocking_portal() as portal:
+            client = ApiClient(portal, httpx.AsyncClient(transport=transport, base_url="http://x"))
+            answer = client.get("/v1/starved", headers=WRITER.headers)
+    assert_problem(answer, 503, "store.unavailable")
+    assert answer.headers["Retry-After"] == "1"
+
+
+def starved() -> None:
+    """A route that meets the store's pool exhausted, as a plan's writer once could."""
+    raise es.OperationalError("couldn't get a connection after 5.00 sec")
 
 
 def test_an_unexpected_error_is_a_problem_with_the_id_in_the_log(

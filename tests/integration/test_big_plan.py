@@ -1,14 +1,18 @@
-"""A plan of 50,000 tenants on PostgreSQL: recorded all or nothing, in chunks, then run."""
+"""A plan of 50,000 tenants on PostgreSQL: recorded all or nothing, in chunks, then run;
+and more plans recorded at once than the store has connections."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from switchyard.adapters.bootstrap import bootstrap
+from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from switchyard.application.plan_recording import StoreChunk, store_chunk
 from switchyard.application.planning import plan_chunks
@@ -16,7 +20,7 @@ from switchyard.domain.errors import PlanInvalid
 from switchyard.domain.status import TaskStatus
 from switchyard.domain.validation import validate_plan_request
 from tests.support.builders import probe_plan
-from tests.support.schedulers import Probe, running_scheduler
+from tests.support.schedulers import Probe, probe_factory, running_scheduler
 from tests.support.waiting import wait_until
 
 TENANTS = 50_000
@@ -113,3 +117,22 @@ def test_a_valid_plan_is_recorded_whole_and_its_first_task_starts(app: Switchyar
     first = created.task_ids[0]
     with running_scheduler(app, {"probe": Probe()}):
         wait_until(lambda: app.get_task(first).ever_started, 30, "the first task's start")
+
+
+def test_more_plans_at_once_than_the_pool_has_connections_all_commit(
+    pg_env: dict[str, str],
+) -> None:
+    small_pool = {**pg_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
+    settings = Settings(database_url=None).with_loopback()
+    app = bootstrap(settings, env=small_pool, stage_factory=probe_factory())
+    try:
+        with ThreadPoolExecutor(8) as creating:
+            made = list(
+                creating.map(
+                    lambda i: app.create_plan(probe_plan(f"a{i}", f"b{i}"), "ci"),
+                    range(8),
+                )
+            )
+    finally:
+        app.close()
+    assert len({plan.plan_id for plan in made}) == 8

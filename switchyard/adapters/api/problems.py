@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope, Send
 
 from switchyard.adapters.api.request_log import HEADER, current_request_id
+from switchyard.adapters.postgres.persistence import map_store_error
 from switchyard.domain import errors as domain
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,10 @@ async def _api_problem(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    unavailable = map_store_error(exc)
+    if isinstance(unavailable, domain.StoreUnavailable):  # raised where no route mapped it
+        log.warning("%s %s: %s", request.method, request.url.path, unavailable.message)
+        return await _domain_error(request, unavailable)
     error_id = uuid.uuid4().hex
     log.error(
         "unexpected error %s on %s %s",

@@ -34,6 +34,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -89,6 +90,11 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             for s in (notify, *self.lock_table_statements)
         ]
         self.group_commit = GroupCommit(self._write_group)
+        # A plan's writer holds a connection while its chunks are built, and building one
+        # reads its tenants' task lists on a second: with every connection held by a
+        # writer waiting for its second, all would wait for ever. So at most half the
+        # pool writes plans; a writer beyond waits for one to finish.
+        self._plan_writers = threading.BoundedSemaphore(max(1, self.datastore.pool.max_size // 2))
 
     def create_table(self) -> None:
         """Create the library's events table, then migrate switchyard's tables."""
@@ -208,8 +214,10 @@ class TransactionalRecorder(PostgresApplicationRecorder):
             curs.execute(self._upsert_tasks, _task_columns(tasks))
 
     def insert_in_chunks(self, chunks: StoreChunks) -> int:
-        """Write a plan's chunks in one transaction (see `adapters.postgres.plan_writer`)."""
-        return insert_in_chunks(self, chunks)
+        """Write a plan's chunks in one transaction (see `adapters.postgres.plan_writer`),
+        once fewer than half the pool's connections are writing plans."""
+        with self._plan_writers:
+            return insert_in_chunks(self, chunks)
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         """Every event of the given aggregates, each aggregate's in version order."""
