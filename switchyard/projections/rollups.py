@@ -114,11 +114,6 @@ def _tenants(conn: Connection, tenant_ids: Sequence[str]) -> tuple[list[Row], li
     where they changed, and what each of its waiting tasks waits for, where that changed."""
     current = lock_rows(conn, tenants, "tenant_id", [{"tenant_id": t} for t in tenant_ids])
     by_tenant: dict[str, list[Any]] = defaultdict(list)
-    recorded = (  # per task, a subquery on its own audit rows' index; a join hashes them all
-        select(audit.c.sequence)
-        .where((audit.c.aggregate_id == tasks.c.task_id) & (audit.c.version == 1))
-        .scalar_subquery()
-    )
     for row in conn.execute(
         select(
             tasks.c.task_id,
@@ -129,16 +124,30 @@ def _tenants(conn: Connection, tenant_ids: Sequence[str]) -> tuple[list[Row], li
             tasks.c.created_at,
             tasks.c.finished_at,
             tasks.c.waiting_for,
-            recorded.label("recorded"),
         ).where(among(tasks.c.tenant_id, tenant_ids))
     ):
         by_tenant[row.tenant_id].append(row)
+    recorded = _recorded(
+        conn, [row for mine in by_tenant.values() if len(mine) > 1 for row in mine]
+    )
     summaries, waits = [], []
     for tenant_id in tenant_ids:
         mine = by_tenant[tenant_id]
         summaries.append({"tenant_id": tenant_id, **_summary(mine)})
-        waits += _waits(mine)
+        waits += _waits(mine, recorded)
     return changed(current, "tenant_id", summaries), waits
+
+
+def _recorded(conn: Connection, rows: Sequence[Any]) -> dict[str, int]:
+    """When each of these tasks was recorded: the sequence of its first event. Asked only
+    for tenants with several tasks (one task waits for none), so a batch of new tenants
+    asks nothing."""
+    if not rows:
+        return {}
+    first = select(audit.c.aggregate_id, audit.c.sequence).where(
+        among(audit.c.aggregate_id, [row.task_id for row in rows]), audit.c.version == 1
+    )
+    return {row.aggregate_id: row.sequence for row in conn.execute(first)}
 
 
 def _summary(rows: Sequence[Any]) -> dict[str, Any]:
@@ -159,14 +168,19 @@ def _summary(rows: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _waits(rows: Sequence[Any]) -> list[dict[str, Any]]:
+def _waits(rows: Sequence[Any], recorded: dict[str, int]) -> list[dict[str, Any]]:
     """Each waiting task of a tenant waits for the nearest older unfinished one: the
     changes to make, as update parameters.
 
-    Tasks are in the order they were recorded: by the sequence of their first event,
-    which is the order of their plans (`application.tenant_order`).
+    Tasks are in the order they were recorded (`recorded`: by the sequence of their
+    first event), which is the order of their plans (`application.tenant_order`).
     """
-    ordered = sorted(rows, key=lambda r: (r.recorded is None, r.recorded or 0, r.task_id))
+
+    def order(row: Any) -> tuple[bool, int, str]:
+        sequence = recorded.get(row.task_id)
+        return sequence is None, sequence or 0, row.task_id
+
+    ordered = sorted(rows, key=order)
     unfinished: str | None = None
     updates = []
     for row in ordered:
