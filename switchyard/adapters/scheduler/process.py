@@ -2,11 +2,10 @@
 
 One dispatcher claims tasks while a worker thread is free, as many at once as
 threads are free, and waits on the event store's NOTIFY (or a short poll) when
-there is nothing to claim. One
-heartbeat thread renews every active lease and publishes progress. On stop
-(SIGTERM/SIGINT) it claims nothing more, lets running stages finish within a
-grace period, and releases what it holds; what it cannot finish is taken over
-later, from its checkpoint, by any scheduler.
+there is nothing to claim. One heartbeat thread renews every active lease and
+publishes progress. On stop (SIGTERM/SIGINT) it claims nothing more, lets
+running stages finish within a grace period, and releases what it holds; what
+it cannot finish is taken over later, from its checkpoint, by any scheduler.
 """
 
 from __future__ import annotations
