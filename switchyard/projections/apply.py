@@ -19,7 +19,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Connection, bindparam, delete, null, select, tuple_
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Executable,
+    bindparam,
+    delete,
+    func,
+    null,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from structlog.contextvars import bound_contextvars
 
 from switchyard.projections.batch import RowChanges
@@ -170,15 +181,16 @@ def _sort_out(
 
 def _write_gate(conn: Connection, gate: _Gate) -> None:
     """Record each aggregate's last version applied, and the held events' comings and goings."""
-    insert_rows(
-        conn,
-        versions,
-        [
-            {"aggregate_id": e.aggregate_id, "version": e.version, "sequence": e.sequence}
-            for _, e in sorted(gate.last.items())
-        ],
-        update_on="aggregate_id",
-    )
+    if gate.last:
+        last = [e for _, e in sorted(gate.last.items())]
+        conn.execute(
+            _RECORD_VERSIONS,
+            {
+                "ids": [e.aggregate_id for e in last],
+                "versions": [e.version for e in last],
+                "sequences": [e.sequence for e in last],
+            },
+        )
     if gate.released:
         conn.execute(
             delete(held).where(
@@ -201,6 +213,32 @@ def _write_gate(conn: Connection, gate: _Gate) -> None:
         ],
         skip_existing=True,
     )
+
+
+def _record_versions() -> Executable:
+    """Each aggregate's last version applied, from three arrays in one statement (a
+    statement per aggregate cost a batch of new aggregates a tenth of its time)."""
+    c = versions.c
+    given = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(c.aggregate_id.type)),
+            bindparam("versions", type_=ARRAY(c.version.type)),
+            bindparam("sequences", type_=ARRAY(c.sequence.type)),
+        )
+        .table_valued("aggregate_id", "version", "sequence")
+        .render_derived()
+    )
+    upsert = insert(versions).from_select(
+        ["aggregate_id", "version", "sequence"],
+        select(given.c.aggregate_id, given.c.version, given.c.sequence),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[c.aggregate_id],
+        set_={"version": upsert.excluded.version, "sequence": upsert.excluded.sequence},
+    )
+
+
+_RECORD_VERSIONS = _record_versions()
 
 
 def _context(event: ProjectedEvent) -> dict[str, object]:
