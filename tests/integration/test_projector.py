@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import signal
@@ -28,7 +29,9 @@ from switchyard.adapters.bootstrap import Container, container
 from switchyard.adapters.postgres.freshness import projector_status, wait_for
 from switchyard.adapters.postgres.read_store import read_positions
 from switchyard.adapters.projector.config import ProjectorConfig
+from switchyard.adapters.projector.consumer import Projector
 from switchyard.adapters.relay.config import RelayConfig
+from switchyard.adapters.relay.topic import Topics
 from switchyard.adapters.settings import Settings
 from switchyard.application.app import Switchyard
 from tests.integration.test_read_model import rows
@@ -63,9 +66,19 @@ def projecting(
     pg_env: dict[str, str], config: ProjectorConfig, read_database_url: str | None = None
 ) -> Iterator[Container]:
     """A projector in a thread of a container of its own, stopped on exit."""
-    with store(pg_env, read_database_url) as parts:
-        thread = parts.in_thread("projector", parts.projector(config).run, join_seconds=30)
+    with projector_in_thread(pg_env, config, read_database_url) as (parts, _):
         yield parts
+
+
+@contextmanager
+def projector_in_thread(
+    pg_env: dict[str, str], config: ProjectorConfig, read_database_url: str | None = None
+) -> Iterator[tuple[Container, Projector]]:
+    """`projecting`, and the projector (for its counts)."""
+    with store(pg_env, read_database_url) as parts:
+        projector = parts.projector(config)
+        thread = parts.in_thread("projector", projector.run, join_seconds=30)
+        yield parts, projector
     assert not thread.is_alive(), "the projector did not stop"
 
 
@@ -245,3 +258,61 @@ def test_the_read_tables_can_live_in_another_database(
         assert len(rows(engine)["switchyard_read_tasks"]) == 10
         assert rows(parts.store_engine())["switchyard_read_tasks"] == []
         assert_equal_to_a_rebuild(parts)
+
+
+def test_a_restarted_projector_reads_on_from_its_stored_positions(
+    pg_app: Switchyard, pg_env: dict[str, str], config: RelayConfig
+) -> None:
+    # The relay sends records in batches of several: the embedded broker's ListOffsets
+    # answer for a partition ending in one was below its end, and a restarted projector
+    # took its stored positions for a topic created anew and read everything again.
+    run_plan(pg_app, 30)
+    projector = projector_config(config)
+    with running(pg_env, config) as relay:
+        wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
+        with projecting(pg_env, projector) as parts:
+            engine = parts.read_engine()
+            wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+        run_plan(pg_app, 5, prefix="u")
+        with projector_in_thread(pg_env, projector) as (parts, restarted):
+            engine = parts.read_engine()
+            wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+    assert restarted.applied > 0
+    assert restarted.duplicates == 0
+
+
+def test_a_topic_created_anew_is_read_from_the_start(
+    pg_app: Switchyard,
+    pg_env: dict[str, str],
+    config: RelayConfig,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run_plan(pg_app, 10)
+    projector = projector_config(config)
+    with running(pg_env, config) as relay, projecting(pg_env, projector) as parts:
+        wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
+        engine = parts.read_engine()
+        wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+    asyncio.run(recreate(config))
+    caplog.set_level(logging.WARNING, "switchyard.adapters.projector.consumer")
+    with running(pg_env, config), projecting(pg_env, projector) as parts:
+        created_anew = lambda: "created anew" in caplog.text  # noqa: E731
+        wait_until(created_anew, 60, "the projector noticed the topic created anew")
+        engine = parts.read_engine()
+        run_plan(pg_app, 5, prefix="u")
+        wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+        assert (
+            sum(read_positions(engine, config.topic).values())
+            < pg_app.recorder.max_notification_id()
+        )
+        assert_equal_to_a_rebuild(parts)
+
+
+async def recreate(config: RelayConfig) -> None:
+    """Delete the relay's topic and create it again, empty (as a restarted embedded broker)."""
+    topics = Topics(config.bootstrap_servers, [config.topic], config.partitions, 1, 30_000)
+    await topics.start()
+    try:
+        await topics.recreate(config.topic)
+    finally:
+        await topics.close()

@@ -4,12 +4,19 @@ It consumes in a consumer group (several projectors share the partitions) with
 Kafka's auto-commit off. The source of truth for where it is lies in PostgreSQL:
 each batch's rows and the next offset of each of its partitions commit in one
 transaction (`adapters.postgres.read_store.apply`). On assignment it seeks each
-partition to its stored next offset (the beginning if it has none, or if the
-stored one is past the partition's end: the topic was created anew). So a crash
+partition to its stored next offset (the beginning if it has none). So a crash
 anywhere re-reads at most the batch it was applying, and a repeat changes
 nothing (events are applied by aggregate version). Offsets are also committed
 to Kafka after each batch, for lag tools only, in the background (the next
-batch does not wait for them).
+batch does not wait for them); the partitions stay paused from their assignment
+until the seek, so nothing is fetched from those offsets meanwhile.
+
+A stored offset past the partition's end means the topic was created anew (the
+embedded broker keeps it in memory; an operator can delete it): that partition is
+read from the start. The end is the high watermark of the first fetch from the
+stored offset, not a ListOffsets answer: the embedded broker answers that with the
+start of the partition's last record batch, plus one, so a projector restarted
+after a batch of several records would read its partitions again from the start.
 
 A batch the database refuses is applied again after a pause, until it commits
 or the projector stops. The asyncio part is the consumer; the database work
@@ -49,7 +56,8 @@ Records = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
 
 class Projector:
-    """Consumes the event topic in a group and applies it to the read tables."""
+    """Consumes the event topic in a group and applies it to the read tables; counts the
+    events it applied (`applied`) and those delivered again and skipped (`duplicates`)."""
 
     def __init__(
         self,
@@ -61,7 +69,9 @@ class Projector:
         self._config = config
         self._stop = stop
         self._conn: Connection | None = None
+        self._unchecked: dict[TopicPartition, int] = {}
         self.applied = 0
+        self.duplicates = 0
 
     def run(self) -> None:
         """Consume and apply until `stop` is set."""
@@ -91,6 +101,7 @@ class Projector:
                 fetched = await consumer.getmany(
                     timeout_ms=config.poll_ms, max_records=config.max_batch
                 )
+                await self._check_stored(consumer, fetched)
                 if fetched:
                     await self._apply_until_done(fetched)
                     told.note(fetched)
@@ -132,6 +143,7 @@ class Projector:
                 await self._pause()
                 continue
             self.applied += result.applied
+            self.duplicates += result.duplicates
             return
 
     def apply_records(self, fetched: Records) -> Applied:
@@ -163,30 +175,50 @@ class Projector:
     async def seek_to_stored(
         self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
     ) -> None:
-        """Seek each assigned partition to its stored next offset (see the module)."""
+        """Seek each assigned partition to its stored next offset (see the module); each
+        stored offset is checked against the partition's end at its first fetch."""
         topic = self._config.topic
+        consumer.pause(*assigned)  # nothing fetched from Kafka's committed offsets meanwhile
         stored = await asyncio.to_thread(read_positions, self._engine, topic)
-        ends = await consumer.end_offsets(list(assigned))
-        reset = []
+        self._unchecked = {}
         for tp in sorted(assigned):
             at = stored.get(tp.partition)
-            if at is not None and at > ends[tp]:
-                reset.append(tp.partition)
-                at = None
             if at is None:
                 await consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, at)
-        if reset:
-            log.warning(
-                "projector: partitions %s of %s end before the stored positions "
-                "(the topic was created anew); reading them from the start",
-                reset,
-                topic,
-            )
-            await asyncio.to_thread(forget_positions, self._engine, topic, reset)
+                self._unchecked[tp] = at
+        consumer.resume(*assigned)
         partitions = sorted(tp.partition for tp in assigned)
         log.info("projector: assigned partitions %s of %s", partitions, topic, extra=LIFECYCLE)
+
+    async def _check_stored(self, consumer: AIOKafkaConsumer, fetched: Records) -> None:
+        """Read from the start each partition whose stored offset is past its end, as the
+        first fetch from there tells it (the topic was created anew)."""
+        reset = []
+        assignment = consumer.assignment()
+        for tp, at in list(self._unchecked.items()):
+            if tp not in assignment:  # revoked before its first fetch
+                del self._unchecked[tp]
+                continue
+            end = consumer.highwater(tp)
+            if tp in fetched or (end is not None and end >= at):
+                del self._unchecked[tp]
+            elif end is not None:
+                del self._unchecked[tp]
+                reset.append(tp)
+        if not reset:
+            return
+        for tp in reset:
+            await consumer.seek_to_beginning(tp)
+        partitions = [tp.partition for tp in reset]
+        log.warning(
+            "projector: partitions %s of %s end before the stored positions "
+            "(the topic was created anew); reading them from the start",
+            partitions,
+            self._config.topic,
+        )
+        await asyncio.to_thread(forget_positions, self._engine, self._config.topic, partitions)
 
     async def _pause(self) -> None:
         await asyncio.to_thread(self._stop.wait, self._config.retry_seconds)
