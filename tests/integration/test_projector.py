@@ -89,6 +89,13 @@ def reflects_everything(
     return wait_for(engine, topic, app.recorder.max_notification_id() or 0, 0.5, store).fresh
 
 
+def applied_everything(parts: Container, app: Switchyard, topic: str) -> Engine:
+    """Wait until the read tables of `parts` reflect the store's last event; their engine."""
+    engine = parts.read_engine()
+    wait_until(lambda: reflects_everything(engine, app, topic), 60, "applied")
+    return engine
+
+
 def assert_equal_to_a_rebuild(parts: Container) -> None:
     """The read tables as built, then rebuilt from the store: the same rows."""
     built = rows(parts.read_engine())
@@ -139,8 +146,7 @@ def test_tables_built_from_the_topic_equal_a_rebuild_from_the_store(
     projecting_config = projector_config(config)
     with running(pg_env, config) as relay, projecting(pg_env, projecting_config) as parts:
         wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
-        engine = parts.read_engine()
-        wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+        engine = applied_everything(parts, pg_app, config.topic)
         with engine.connect() as conn:
             status = projector_status(conn, config.topic)
         assert status.lag_events == 0 and status.held == 0
@@ -271,12 +277,10 @@ def test_a_restarted_projector_reads_on_from_its_stored_positions(
     with running(pg_env, config) as relay:
         wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
         with projecting(pg_env, projector) as parts:
-            engine = parts.read_engine()
-            wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+            applied_everything(parts, pg_app, config.topic)
         run_plan(pg_app, 5, prefix="u")
         with projector_in_thread(pg_env, projector) as (parts, restarted):
-            engine = parts.read_engine()
-            wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+            applied_everything(parts, pg_app, config.topic)
     assert restarted.applied > 0
     assert restarted.duplicates == 0
 
@@ -291,16 +295,14 @@ def test_a_topic_created_anew_is_read_from_the_start(
     projector = projector_config(config)
     with running(pg_env, config) as relay, projecting(pg_env, projector) as parts:
         wait_until(lambda: caught_up(relay, pg_app), 60, "the relay caught up")
-        engine = parts.read_engine()
-        wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+        applied_everything(parts, pg_app, config.topic)
     asyncio.run(recreate(config))
     caplog.set_level(logging.WARNING, "switchyard.adapters.projector.consumer")
     with running(pg_env, config), projecting(pg_env, projector) as parts:
         created_anew = lambda: "created anew" in caplog.text  # noqa: E731
         wait_until(created_anew, 60, "the projector noticed the topic created anew")
-        engine = parts.read_engine()
         run_plan(pg_app, 5, prefix="u")
-        wait_until(lambda: reflects_everything(engine, pg_app, config.topic), 60, "applied")
+        engine = applied_everything(parts, pg_app, config.topic)
         assert (
             sum(read_positions(engine, config.topic).values())
             < pg_app.recorder.max_notification_id()

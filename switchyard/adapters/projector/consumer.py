@@ -195,18 +195,18 @@ class Projector:
     async def _check_stored(self, consumer: AIOKafkaConsumer, fetched: Records) -> None:
         """Read from the start each partition whose stored offset is past its end, as the
         first fetch from there tells it (the topic was created anew)."""
+        if not self._unchecked:
+            return
         reset = []
         assignment = consumer.assignment()
         for tp, at in list(self._unchecked.items()):
-            if tp not in assignment:  # revoked before its first fetch
-                del self._unchecked[tp]
-                continue
-            end = consumer.highwater(tp)
-            if tp in fetched or (end is not None and end >= at):
-                del self._unchecked[tp]
-            elif end is not None:
-                del self._unchecked[tp]
-                reset.append(tp)
+            if tp in assignment and tp not in fetched:  # else: revoked, or records came
+                end = consumer.highwater(tp)
+                if end is None:  # no fetch from there answered yet
+                    continue
+                if end < at:
+                    reset.append(tp)
+            del self._unchecked[tp]
         if not reset:
             return
         for tp in reset:
